@@ -1,0 +1,145 @@
+"""The small core the prelude is written over: builtin verbs, conditions, constants.
+
+Types are sets of names: a lock kind, an object kind, `lock` or `object` for any
+of them, or one of gfp, fn, int, bool, mode, context, string, null.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.ir import LOCK_KINDS, OBJECT_KINDS, Context
+
+LOCK_KIND_NAMES = LOCK_KINDS | frozenset({"rcu_sched"})
+VALUE_TYPES = frozenset({"gfp", "fn", "int", "bool", "mode", "context", "string", "null"})
+TYPE_NAMES = LOCK_KIND_NAMES | OBJECT_KINDS | VALUE_TYPES | frozenset({"lock", "object"})
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class CoreParam:
+    name: str
+    types: frozenset[str]
+    default: object = REQUIRED
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    params: tuple[CoreParam, ...]
+    role: str          # "stmt", "cond" (usable in `if`), "effect" (a cond with a side effect), "value"
+
+
+def _p(name: str, types: str, default: object = REQUIRED) -> CoreParam:
+    return CoreParam(name, frozenset(types.split("|")), default)
+
+
+_LOCK = "lock"
+_ACQUIRE_OPTIONS = (_p("mode", "mode", "write"), _p("nest", "lock|null", None),
+                    _p("subclass", "int", 0))
+
+BUILTINS: dict[str, Builtin] = {b.name: b for b in [
+    Builtin("acquire", (_p("l", _LOCK),) + _ACQUIRE_OPTIONS + (
+        _p("check", "bool", True), _p("trylock", "bool", False), _p("cookie", "bool", False)), "stmt"),
+    Builtin("release", (_p("l", _LOCK), _p("cookie", "bool", False)), "stmt"),
+    Builtin("try_acquire", (_p("l", _LOCK),) + _ACQUIRE_OPTIONS, "effect"),
+    *[Builtin(n, (), "stmt") for n in (
+        "hardirq_off", "hardirq_on", "hardirq_save", "hardirq_restore",
+        "softirq_off", "softirq_on", "preempt_off", "preempt_on", "sleep_point",
+        "gfp_scope_end")],
+    Builtin("gfp_scope_begin", (_p("g", "gfp"),), "stmt"),
+    *[Builtin(n, (_p("o", "revocable"),), "stmt")
+      for n in ("revoke", "unrevoke", "map", "unmap", "attach", "detach")],
+    Builtin("access", (_p("o", "revocable|memory|refcounted"),), "stmt"),
+    Builtin("get", (_p("r", "refcounted"),), "stmt"),
+    Builtin("put", (_p("r", "refcounted"),), "stmt"),
+    Builtin("free", (_p("o", "memory|refcounted"),), "stmt"),
+    Builtin("alloc", (_p("o", "memory"),), "stmt"),
+    Builtin("set", (_p("f", "flag"),), "stmt"),
+    Builtin("clear", (_p("f", "flag"),), "stmt"),
+    Builtin("inc", (_p("c", "counter"),), "stmt"),
+    Builtin("dec", (_p("c", "counter"),), "stmt"),
+    Builtin("wait", (_p("c", "completion|fence"),), "stmt"),
+    Builtin("signal", (_p("c", "completion|fence"),), "stmt"),
+    Builtin("reinit", (_p("c", "completion|fence"),), "stmt"),
+    Builtin("spawn", (_p("work", "fn"), _p("ctx", "context")), "stmt"),
+    Builtin("assert_held", (_p("l", _LOCK), _p("mode", "mode|null", None)), "stmt"),
+    Builtin("assert_not_held", (_p("l", _LOCK),), "stmt"),
+    Builtin("add_callback", (_p("f", "fence"), _p("cb", "fn")), "effect"),
+    Builtin("nondet", (), "cond"),
+    *[Builtin(n, (_p("o", "revocable"),), "cond") for n in ("revoked", "mapped", "attached")],
+    Builtin("freed", (_p("o", "memory|refcounted"),), "cond"),
+    Builtin("signalled", (_p("c", "completion|fence"),), "cond"),
+    Builtin("held", (_p("l", _LOCK), _p("mode", "mode|null", None)), "cond"),
+    *[Builtin(n, (), "cond") for n in (
+        "in_atomic", "irqs_disabled", "in_interrupt", "in_hardirq", "in_softirq",
+        "read_lock_is_recursive")],
+    Builtin("gfp_may_fs", (_p("g", "gfp"),), "cond"),
+    Builtin("gfp_may_block", (_p("g", "gfp"),), "cond"),
+    Builtin("lock_of", (_p("f", "fence"),), "value"),
+    Builtin("count", (_p("o", "refcounted|counter"),), "value"),
+]}
+
+# Conditions whose value is fixed by the thread's context and the spec's options.
+STATIC_CONDITIONS = frozenset({"in_interrupt", "in_hardirq", "in_softirq",
+                               "read_lock_is_recursive"})
+
+# GFP masks as the flags that matter to reclaim: may block (direct reclaim),
+# may do IO, may recurse into the filesystem.
+GFP_CONSTANTS: dict[str, frozenset[str]] = {
+    "GFP_KERNEL": frozenset({"block", "io", "fs"}),
+    "GFP_USER": frozenset({"block", "io", "fs"}),
+    "GFP_HIGHUSER": frozenset({"block", "io", "fs"}),
+    "GFP_NOFS": frozenset({"block", "io"}),
+    "GFP_NOIO": frozenset({"block"}),
+    "GFP_ATOMIC": frozenset(),
+    "GFP_NOWAIT": frozenset(),
+}
+
+MODE_CONSTANTS = {"write": "write", "read": "read", "recursive": "recursive"}
+CONTEXT_CONSTANTS = {c.value: c for c in Context}
+INT_CONSTANTS = {"SINGLE_DEPTH_NESTING": 1}
+
+# Options a spec may set with `option NAME [= value]`.
+OPTIONS = {
+    "lockdep_selftest": bool,   # read_lock() is a recursive read everywhere
+    "bound": int,               # interleaving search depth bound
+    "timeout": int,             # seconds for the interleaving search
+    "cpus": int,
+}
+
+
+def constant_type(name: str) -> str | None:
+    if name in GFP_CONSTANTS:
+        return "gfp"
+    if name in MODE_CONSTANTS:
+        return "mode"
+    if name in CONTEXT_CONSTANTS:
+        return "context"
+    if name in INT_CONSTANTS:
+        return "int"
+    return None
+
+
+def lock_wait_types(kind: str) -> tuple[int, int]:
+    """(inner, outer) lockdep wait types of a lock kind (lockdep_types.h)."""
+    from model.ir import WAIT_CONFIG, WAIT_FREE, WAIT_INV, WAIT_SLEEP, WAIT_SPIN
+    table = {
+        "spinlock": (WAIT_CONFIG, WAIT_CONFIG), "rwlock": (WAIT_CONFIG, WAIT_CONFIG),
+        "seqlock": (WAIT_CONFIG, WAIT_CONFIG), "local_lock": (WAIT_CONFIG, WAIT_CONFIG),
+        "raw_spinlock": (WAIT_SPIN, WAIT_SPIN),
+        "mutex": (WAIT_SLEEP, WAIT_SLEEP), "rwsem": (WAIT_SLEEP, WAIT_SLEEP),
+        "ww_mutex": (WAIT_SLEEP, WAIT_SLEEP),
+        "rcu": (WAIT_CONFIG, WAIT_FREE), "rcu_sched": (WAIT_SPIN, WAIT_FREE),
+    }
+    return table.get(kind, (WAIT_INV, WAIT_INV))
+
+
+def type_matches(actual: str, allowed: frozenset[str]) -> bool:
+    if actual in allowed:
+        return True
+    if "lock" in allowed and actual in LOCK_KIND_NAMES:
+        return True
+    if "object" in allowed and actual in OBJECT_KINDS:
+        return True
+    return False

@@ -1,0 +1,274 @@
+"""Lowering: inline every call and turn a resolved spec into core IR threads.
+
+Code is built backwards: each statement is lowered with the index of what
+follows it, so branches share their continuation and the result is a DAG.
+Conditions become control flow (`a && b` short-circuits, a trylock is a
+two-way op, a `-> bool` function's `return e` jumps to the caller's targets).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable
+
+from model import ast, core, ir
+from model.resolve import Resolved
+from model.span import TYPE_ERROR, Diagnostic, Span
+
+MAX_OPS_PER_CODE = 200_000
+
+
+@dataclass(frozen=True)
+class Value:
+    type: str          # a lock or object kind, or gfp, fn, int, bool, mode, context, null, string
+    value: object
+
+
+@dataclass(frozen=True)
+class Frame:
+    env: dict[str, Value]
+    stack: tuple[Span, ...]
+    ret: int | None = None                     # where `return;` goes
+    ret_targets: tuple[int, int] | None = None  # (true, false) for `return e;`
+
+
+class LoweringError(Exception):
+    """Aborts lowering of one code; the diagnostic is already recorded."""
+
+
+class _CodeBuilder:
+    def __init__(self, lowerer: "_Lowerer", context: ir.Context):
+        self.lowerer = lowerer
+        self.context = context
+        self.ops: list[ir.Op] = []
+
+    def emit(self, op: ir.Op) -> int:
+        if len(self.ops) >= MAX_OPS_PER_CODE:
+            self.lowerer.error(f"a thread lowers to more than {MAX_OPS_PER_CODE} steps",
+                               ir.Site(op.site.span).span)
+            raise LoweringError()
+        self.ops.append(op)
+        return len(self.ops) - 1
+
+    # ------------------------------------------------------------- statements
+    def stmts(self, stmts: tuple[ast.Stmt, ...], k: int, frame: Frame) -> int:
+        entry = k
+        for stmt in reversed(stmts):
+            entry = self.stmt(stmt, entry, frame)
+        return entry
+
+    def stmt(self, stmt: ast.Stmt, k: int, frame: Frame) -> int:
+        site = ir.Site(stmt.span, frame.stack)
+        if isinstance(stmt, ast.Block):
+            return self.stmts(stmt.stmts, k, frame)
+        if isinstance(stmt, ast.CallStmt):
+            return self.call_stmt(stmt.call, k, frame)
+        if isinstance(stmt, ast.If):
+            then = self.stmts(stmt.then.stmts, k, frame)
+            orelse = self.stmt(stmt.orelse, k, frame) if stmt.orelse is not None else k
+            return self.cond(stmt.cond, then, orelse, frame)
+        if isinstance(stmt, ast.Either):
+            targets = tuple(self.stmts(b.stmts, k, frame) for b in stmt.branches)
+            return self.emit(ir.Choice(site, targets))
+        if isinstance(stmt, ast.Repeat):
+            entry = k
+            for _ in range(stmt.count):
+                entry = self.stmts(stmt.body.stmts, entry, frame)
+            return entry
+        if isinstance(stmt, ast.Assert):
+            cond = self.pure_cond(stmt.cond, frame)
+            message = "assert " + self.lowerer.source_text(stmt.cond.span)
+            return self.emit(ir.Assert(cond, message, site, k))
+        if isinstance(stmt, ast.Return):
+            if frame.ret_targets is not None:
+                return self.cond(stmt.value, *frame.ret_targets, frame)
+            return frame.ret if frame.ret is not None else k
+        raise AssertionError(f"unhandled statement {type(stmt).__name__}")
+
+    def call_stmt(self, call: ast.Call, k: int, frame: Frame) -> int:
+        name = call.name.text
+        if name in core.BUILTINS:
+            args = self.lowerer.bind_builtin(call, frame)
+            builtin = core.BUILTINS[name]
+            if builtin.role == "effect":
+                return self.effect(name, args, k, k, ir.Site(call.span, frame.stack), frame)
+            return self.builtin_stmt(name, args, ir.Site(call.span, frame.stack), k, frame)
+        fn = self.lowerer.resolved.fns[name]
+        callee = self.lowerer.enter(fn, call, frame)
+        if fn.result is not None:
+            callee = dataclasses.replace(callee, ret_targets=(k, k))
+            return self.stmts(fn.body.stmts, k, callee)
+        return self.stmts(fn.body.stmts, k, dataclasses.replace(callee, ret=k))
+
+    def builtin_stmt(self, name: str, args: dict[str, Value], site: ir.Site, k: int,
+                     frame: Frame) -> int:
+        if name == "acquire":
+            return self.emit(ir.Acquire(
+                args["l"].value, ir.Mode(args["mode"].value), site, k,
+                trylock=args["trylock"].value, nest=_lock_or_none(args["nest"]),
+                subclass=args["subclass"].value, check=args["check"].value,
+                cookie=args["cookie"].value))
+        if name == "release":
+            return self.emit(ir.Release(args["l"].value, site, k, cookie=args["cookie"].value))
+        if name in IRQ_BUILTINS:
+            what, action = IRQ_BUILTINS[name]
+            return self.emit(ir.IrqOp(what, action, site, k))
+        if name == "sleep_point":
+            return self.emit(ir.MightSleep(site, k))
+        if name == "gfp_scope_begin":
+            strip = GFP_ALL - args["g"].value
+            return self.emit(ir.GfpScope("begin", frozenset(strip), site, k))
+        if name == "gfp_scope_end":
+            return self.emit(ir.GfpScope("end", frozenset(), site, k))
+        if name == "spawn":
+            code = self.lowerer.request_spawn(args["work"].value, args["ctx"].value, site)
+            return self.emit(ir.Spawn(code, site, k))
+        if name == "assert_held":
+            mode = args["mode"].value or ""
+            held = ir.CPred("held", (args["l"].value, mode))
+            text = f"lockdep_assert_held({args['l'].value}{', ' + mode if mode else ''})"
+            return self.emit(ir.Assert(held, text, site, k))
+        if name == "assert_not_held":
+            cond = ir.CNot(ir.CPred("held", (args["l"].value, "")))
+            return self.emit(ir.Assert(cond, f"lockdep_assert_not_held({args['l'].value})",
+                                       site, k))
+        obj = next(iter(args.values())).value
+        if name == "put":
+            return self.put(obj, site, k, frame)
+        if name == "signal":
+            k = self.callbacks(obj, site, k, frame)
+        return self.emit(ir.StateOp(name, obj, site, k))
+
+    def put(self, obj: str, site: ir.Site, k: int, frame: Frame) -> int:
+        release = self.lowerer.resolved.objects[obj].options.get("release")
+        released = k
+        if release is not None:
+            fn = self.lowerer.resolved.fns[release.text]
+            callee = self.lowerer.enter_callback(fn, site, frame, obj)
+            released = self.stmts(fn.body.stmts, k, dataclasses.replace(callee, ret=k))
+        return self.emit(ir.Put(obj, site, released, k))
+
+    def callbacks(self, fence: str, site: ir.Site, k: int, frame: Frame) -> int:
+        """After a signal, every callback armed on the fence runs, in this context."""
+        entry = k
+        for cb in sorted(self.lowerer.callbacks.get(fence, ()), reverse=True):
+            fn = self.lowerer.resolved.fns[cb]
+            callee = self.lowerer.enter_callback(fn, site, frame, fence)
+            body = self.stmts(fn.body.stmts, entry, dataclasses.replace(callee, ret=entry))
+            disarm = self.emit(ir.StateOp("disarm", f"{fence}:{cb}", site, body))
+            entry = self.emit(ir.Branch(ir.CPred("armed", (fence, cb)), site, disarm, entry))
+        return entry
+
+    def effect(self, name: str, args: dict[str, Value], t: int, f: int, site: ir.Site,
+               frame: Frame) -> int:
+        if name == "try_acquire":
+            return self.emit(ir.TryAcquire(
+                args["l"].value, ir.Mode(args["mode"].value), site, t, f,
+                nest=_lock_or_none(args["nest"]), subclass=args["subclass"].value))
+        fence, cb = args["f"].value, args["cb"].value
+        self.lowerer.note_callback(fence, cb)
+        return self.emit(ir.AddCallback(fence, cb, site, t, f))
+
+    # ------------------------------------------------------------- conditions
+    def cond(self, expr: ast.Expr, t: int, f: int, frame: Frame) -> int:
+        site = ir.Site(expr.span, frame.stack)
+        if isinstance(expr, ast.Not):
+            return self.cond(expr.operand, f, t, frame)
+        if isinstance(expr, ast.BoolOp):
+            entry_t, entry_f = t, f
+            for operand in reversed(expr.operands):
+                if expr.op == "&&":
+                    entry_t = self.cond(operand, entry_t, f, frame)
+                else:
+                    entry_f = self.cond(operand, t, entry_f, frame)
+            return entry_t if expr.op == "&&" else entry_f
+        if isinstance(expr, ast.Call) and expr.name.text in self.lowerer.resolved.fns:
+            fn = self.lowerer.resolved.fns[expr.name.text]
+            callee = self.lowerer.enter(fn, expr, frame)
+            return self.stmts(fn.body.stmts, f, dataclasses.replace(callee, ret_targets=(t, f)))
+        if isinstance(expr, ast.Call) and core.BUILTINS[expr.name.text].role == "effect":
+            args = self.lowerer.bind_builtin(expr, frame)
+            return self.effect(expr.name.text, args, t, f, site, frame)
+        if isinstance(expr, ast.Call) and expr.name.text == "nondet":
+            return self.emit(ir.Choice(site, (t, f)))
+        cond = self.pure_cond(expr, frame)
+        if isinstance(cond, ir.CConst):
+            return t if cond.value else f
+        return self.emit(ir.Branch(cond, site, t, f))
+
+    def pure_cond(self, expr: ast.Expr, frame: Frame) -> ir.Cond:
+        """A condition without side effects, as an IR condition."""
+        if isinstance(expr, ast.BoolLit):
+            return ir.CConst(expr.value)
+        if isinstance(expr, ast.Not):
+            inner = self.pure_cond(expr.operand, frame)
+            return ir.CConst(not inner.value) if isinstance(inner, ir.CConst) else ir.CNot(inner)
+        if isinstance(expr, ast.Name):
+            value = self.lowerer.value(expr, frame)
+            if value.type == "bool":
+                return ir.CConst(value.value)
+            return ir.CPred("flag", (value.value,))
+        if isinstance(expr, ast.Compare):
+            return self.compare(expr, frame)
+        if isinstance(expr, ast.Call):
+            name = expr.name.text
+            if name in core.BUILTINS and core.BUILTINS[name].role == "cond" and name != "nondet":
+                return self.predicate(name, self.lowerer.bind_builtin(expr, frame))
+        self.lowerer.error("this condition has a side effect (a trylock, a callback or a "
+                           "function call) and can only be tested by `if`", expr.span,
+                           frame.stack)
+        raise LoweringError()
+
+    def predicate(self, name: str, args: dict[str, Value]) -> ir.Cond:
+        options = self.lowerer.resolved.options
+        static = {
+            "in_interrupt": self.context.is_interrupt,
+            "in_hardirq": self.context.is_hardirq,
+            "in_softirq": self.context is ir.Context.SOFTIRQ,
+            "read_lock_is_recursive": bool(options.get("lockdep_selftest"))
+            or self.context.is_interrupt,
+        }
+        if name in static:
+            return ir.CConst(static[name])
+        if name in ("gfp_may_fs", "gfp_may_block"):
+            return ir.CPred(name, tuple(sorted(args["g"].value)))
+        if name == "held":
+            return ir.CPred("held", (args["l"].value, args["mode"].value or ""))
+        return ir.CPred(name, tuple(str(v.value) for v in args.values()))
+
+    def compare(self, expr: ast.Compare, frame: Frame) -> ir.Cond:
+        left = self.lowerer.operand(expr.left, frame)
+        right = self.lowerer.operand(expr.right, frame)
+        if left.type != "count" and right.type != "count":
+            return ir.CConst(_static_compare(expr.op, left.value, right.value))
+        if left.type != "count":
+            left, right = right, left
+            expr = dataclasses.replace(expr, op=_FLIP[expr.op])
+        if right.type != "int":
+            self.lowerer.error("a count is compared with a number", expr.span, frame.stack)
+            raise LoweringError()
+        return ir.CPred("count", (left.value, expr.op, right.value))
+
+
+IRQ_BUILTINS = {
+    "hardirq_off": ("hardirq", "off"), "hardirq_on": ("hardirq", "on"),
+    "hardirq_save": ("hardirq", "save"), "hardirq_restore": ("hardirq", "restore"),
+    "softirq_off": ("softirq", "off"), "softirq_on": ("softirq", "on"),
+    "preempt_off": ("preempt", "off"), "preempt_on": ("preempt", "on"),
+}
+GFP_ALL = frozenset({"block", "io", "fs"})
+_FLIP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
+
+
+def _static_compare(op: str, a, b) -> bool:
+    ops: dict[str, Callable] = {
+        "==": lambda: a == b, "!=": lambda: a != b,
+        "<": lambda: a < b, ">": lambda: a > b, "<=": lambda: a <= b, ">=": lambda: a >= b}
+    try:
+        return bool(ops[op]())
+    except TypeError:
+        return False
+
+
+def _lock_or_none(value: Value) -> str | None:
+    return None if value.type == "null" else value.value

@@ -1,0 +1,28 @@
+"""The model pipeline in one call: bytes -> loaded modules -> resolved -> Program."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model import ir
+from model.loader import load
+from model.program import build_program
+from model.resolve import resolve
+from model.span import Diagnostic, SourceFile
+
+
+@dataclass(frozen=True)
+class Compiled:
+    program: ir.Program | None
+    diagnostics: tuple[Diagnostic, ...]
+    sources: dict[str, SourceFile]
+
+
+def compile_spec(path: str, data: bytes) -> Compiled:
+    loaded = load(path, data)
+    if loaded.diagnostics or not loaded.modules:
+        return Compiled(None, loaded.diagnostics, loaded.sources)
+    resolved, diags = resolve(loaded.modules)
+    if diags:
+        return Compiled(None, tuple(diags), loaded.sources)
+    program, diags = build_program(resolved, loaded.sources)
+    return Compiled(program, tuple(diags), loaded.sources)

@@ -1,0 +1,297 @@
+"""Building the Program: instantiate paths, bind arguments, lower every thread."""
+from __future__ import annotations
+
+import dataclasses
+
+from model import ast, core, ir
+from model.lower import Frame, LoweringError, Value, _CodeBuilder
+from model.resolve import Resolved
+from model.span import TYPE_ERROR, Diagnostic, SourceFile, Span
+
+MAX_CALLBACK_ROUNDS = 4
+MAX_CALL_DEPTH = 64
+
+
+class _Lowerer:
+    def __init__(self, resolved: Resolved, sources: dict[str, SourceFile],
+                 callbacks: dict[str, set[str]]):
+        self.resolved = resolved
+        self.sources = sources
+        self.callbacks = callbacks                      # fence -> callback fns
+        self.found_callbacks: dict[str, set[str]] = {}
+        self.diags: dict[tuple, Diagnostic] = {}
+        self.codes: dict[str, ir.Code] = {}
+        self.pending_spawns: list[tuple[str, ir.Context, Span]] = []
+
+    # ------------------------------------------------------------------ errors
+    def error(self, message: str, span: Span, stack: tuple[Span, ...] = ()) -> None:
+        hints = tuple(f"in the call at {frame.short()}" for frame in reversed(stack))
+        diag = Diagnostic(TYPE_ERROR, message, span, hints[:3])
+        self.diags.setdefault((span, message), diag)
+
+    def source_text(self, span: Span) -> str:
+        source = self.sources.get(span.file)
+        if source is None or span.line != span.end_line:
+            return "..."
+        return source.line_text(span.line)[span.col - 1:span.end_col - 1]
+
+    # ------------------------------------------------------------------ values
+    def value(self, expr: ast.Expr, frame: Frame) -> Value:
+        if isinstance(expr, ast.Name):
+            return self.name(expr.ident, frame)
+        if isinstance(expr, ast.IntLit):
+            return Value("int", expr.value)
+        if isinstance(expr, ast.BoolLit):
+            return Value("bool", expr.value)
+        if isinstance(expr, ast.NullLit):
+            return Value("null", None)
+        if isinstance(expr, ast.StringLit):
+            return Value("string", expr.value)
+        if isinstance(expr, ast.Call) and expr.name.text == "lock_of":
+            return self.lock_of(expr, frame)
+        self.error("expected a name or a literal here", expr.span, frame.stack)
+        raise LoweringError()
+
+    def operand(self, expr: ast.Expr, frame: Frame) -> Value:
+        """A comparison operand: a value, or `count(obj)`."""
+        if isinstance(expr, ast.Call) and expr.name.text == "count":
+            obj = self.bind_builtin(expr, frame)["o"]
+            return Value("count", obj.value)
+        return self.value(expr, frame)
+
+    def name(self, ident: ast.Ident, frame: Frame) -> Value:
+        text = ident.text
+        if text in frame.env:
+            return frame.env[text]
+        resolved = self.resolved
+        if text in resolved.locks:
+            return Value(resolved.locks[text].kind, text)
+        if text in resolved.objects:
+            return Value(resolved.objects[text].kind, text)
+        if text in resolved.fns:
+            return Value("fn", text)
+        if text in core.GFP_CONSTANTS:
+            return Value("gfp", core.GFP_CONSTANTS[text])
+        if text in core.MODE_CONSTANTS:
+            return Value("mode", core.MODE_CONSTANTS[text])
+        if text in core.CONTEXT_CONSTANTS:
+            return Value("context", core.CONTEXT_CONSTANTS[text])
+        if text in core.INT_CONSTANTS:
+            return Value("int", core.INT_CONSTANTS[text])
+        self.error(f"unknown name `{text}`", ident.span, frame.stack)
+        raise LoweringError()
+
+    def lock_of(self, call: ast.Call, frame: Frame) -> Value:
+        fence = self.bind_builtin(call, frame)["f"].value
+        lock = self.resolved.objects[fence].options.get("lock")
+        if lock is None:
+            self.error(f"fence `{fence}` has no lock; declare it as "
+                       f"`object {fence} : fence lock NAME`", call.span, frame.stack)
+            raise LoweringError()
+        return Value(self.resolved.locks[lock.text].kind, lock.text)
+
+    # ----------------------------------------------------------------- binding
+    def bind(self, call: ast.Call, formal, frame: Frame) -> dict[str, Value]:
+        """Bind a call's arguments to `formal` [(name, types, default)], checking types."""
+        names = [f[0] for f in formal]
+        args: dict[str, Value] = {}
+        positional = [a for a in call.args if a.keyword is None]
+        for name, arg in zip(names, positional):
+            args[name] = self.typed(call, name, formal, arg, frame)
+        for arg in call.args:
+            if arg.keyword is not None:
+                args[arg.keyword.text] = self.typed(call, arg.keyword.text, formal, arg, frame)
+        for name, _, default in formal:
+            if name not in args:
+                if default is core.REQUIRED:
+                    raise LoweringError()  # reported by resolution
+                args[name] = Value("null" if default is None else "default", default)
+        return args
+
+    def typed(self, call, name, formal, arg: ast.Arg, frame: Frame) -> Value:
+        types = next(f[1] for f in formal if f[0] == name)
+        if types and "bool" in types and not isinstance(arg.value, (ast.Name, ast.BoolLit)):
+            self.error("a boolean argument must be `true` or `false`", arg.span, frame.stack)
+            raise LoweringError()
+        value = self.value(arg.value, frame)
+        if types and not core.type_matches(value.type, types):
+            self.error(f"`{call.name.text}` wants {' or '.join(sorted(types))} for `{name}`, "
+                       f"got a {value.type}", arg.value.span, frame.stack)
+            raise LoweringError()
+        return value
+
+    def bind_builtin(self, call: ast.Call, frame: Frame) -> dict[str, Value]:
+        builtin = core.BUILTINS[call.name.text]
+        formal = [(p.name, p.types, p.default) for p in builtin.params]
+        return self.bind(call, formal, frame)
+
+    def enter(self, fn: ast.FnDecl, call: ast.Call, frame: Frame) -> Frame:
+        if len(frame.stack) >= MAX_CALL_DEPTH:
+            self.error("calls nest too deeply", call.span, frame.stack)
+            raise LoweringError()
+        formal = [(p.name.text, frozenset(t.text for t in p.types), core.REQUIRED)
+                  for p in fn.params]
+        env = self.bind(call, formal, frame)
+        return Frame(env, frame.stack + (call.span,))
+
+    def enter_callback(self, fn: ast.FnDecl, site: ir.Site, frame: Frame, obj: str) -> Frame:
+        """A callback or release function: no parameter, or one bound to the object."""
+        env = {}
+        if fn.params:
+            env[fn.params[0].name.text] = self.name(ast.Ident(obj, site.span), Frame({}, ()))
+        if len(fn.params) > 1:
+            self.error(f"callback `{fn.name.text}` takes at most one parameter (the object)",
+                       fn.name.span)
+            raise LoweringError()
+        return Frame(env, frame.stack + (site.span,))
+
+    # ----------------------------------------------------------------- threads
+    def note_callback(self, fence: str, cb: str) -> None:
+        self.found_callbacks.setdefault(fence, set()).add(cb)
+
+    def request_spawn(self, fn: str, context: ir.Context, site: ir.Site) -> str:
+        code = f"{fn}@{context.value}"
+        self.pending_spawns.append((fn, context, site.span))
+        return code
+
+    def lower_code(self, code_id: str, name: str, context: ir.Context, body: ast.Block,
+                   env: dict[str, Value], span: Span) -> None:
+        builder = _CodeBuilder(self, context)
+        exit_index = builder.emit(ir.Exit(ir.Site(Span(span.file, body.span.end_line,
+                                                       body.span.end_col - 1, body.span.end_line,
+                                                       body.span.end_col))))
+        try:
+            entry = builder.stmts(body.stmts, exit_index, Frame(env, (), ret=exit_index))
+        except LoweringError:
+            return
+        ops, entry = _renumber(builder.ops, entry)
+        self.codes[code_id] = ir.Code(code_id, name, context, ops, entry, span)
+
+    def lower_spawns(self) -> None:
+        while self.pending_spawns:
+            fn_name, context, span = self.pending_spawns.pop(0)
+            code_id = f"{fn_name}@{context.value}"
+            if code_id in self.codes:
+                continue
+            fn = self.resolved.fns[fn_name]
+            if fn.params:
+                self.error(f"deferred work `{fn_name}` must take no parameters", span)
+                continue
+            self.codes[code_id] = None  # type: ignore[assignment]  # guards re-entry
+            self.lower_code(code_id, fn_name, context, fn.body, {}, fn.span)
+            if self.codes.get(code_id) is None:
+                self.codes.pop(code_id, None)
+
+
+def _renumber(ops: list[ir.Op], entry: int) -> tuple[tuple[ir.Op, ...], int]:
+    """Number ops in depth-first order from the entry, so listings read top-down."""
+    order: list[int] = []
+    seen: set[int] = set()
+    stack = [entry]
+    while stack:
+        index = stack.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        order.append(index)
+        stack.extend(reversed(ir.successors(ops[index])))
+    new = {old: pos for pos, old in enumerate(order)}
+    return tuple(_retarget(ops[old], new) for old in order), 0
+
+
+def _retarget(op: ir.Op, new: dict[int, int]) -> ir.Op:
+    fields = {}
+    for name in ("next", "ok", "fail", "then", "orelse", "released"):
+        if hasattr(op, name):
+            fields[name] = new[getattr(op, name)]
+    if isinstance(op, ir.Choice):
+        fields["targets"] = tuple(new[t] for t in op.targets)
+    return dataclasses.replace(op, **fields) if fields else op
+
+
+def _instances(resolved: Resolved) -> list[tuple[str, ast.PathDecl, ast.Call | None]]:
+    """Every path instance the spec runs: each scenario thread, each parameterless path."""
+    out: dict[str, tuple[str, ast.PathDecl, ast.Call | None]] = {}
+    for path in resolved.paths.values():
+        if not path.params:
+            out[path.name.text] = (path.name.text, path, None)
+    for scenario in resolved.scenarios.values():
+        for thread in scenario.threads:
+            path = resolved.paths[thread.call.name.text]
+            out.setdefault(instance_id(thread.call), (instance_id(thread.call), path, thread.call))
+    return [out[key] for key in sorted(out)]
+
+
+def instance_id(call: ast.Call) -> str:
+    if not call.args:
+        return call.name.text
+    parts = []
+    for arg in call.args:
+        value = arg.value
+        text = value.ident.text if isinstance(value, ast.Name) else str(getattr(value, "value", "?"))
+        parts.append(text)
+    return f"{call.name.text}({', '.join(parts)})"
+
+
+def _lower_all(resolved: Resolved, sources, callbacks) -> _Lowerer:
+    lowerer = _Lowerer(resolved, sources, callbacks)
+    for code_id, path, call in _instances(resolved):
+        context = core.CONTEXT_CONSTANTS[path.context.text]
+        env = {}
+        if call is not None:
+            formal = [(p.name.text, frozenset(t.text for t in p.types), core.REQUIRED)
+                      for p in path.params]
+            try:
+                env = lowerer.bind(call, formal, Frame({}, ()))
+            except LoweringError:
+                continue
+        lowerer.lower_code(code_id, path.name.text, context, path.body, env, path.span)
+    lowerer.lower_spawns()
+    return lowerer
+
+
+def build_program(resolved: Resolved, sources: dict[str, SourceFile]
+                  ) -> tuple[ir.Program | None, list[Diagnostic]]:
+    callbacks: dict[str, set[str]] = {}
+    for _ in range(MAX_CALLBACK_ROUNDS):
+        lowerer = _lower_all(resolved, sources, callbacks)
+        if lowerer.found_callbacks == callbacks:
+            break
+        callbacks = lowerer.found_callbacks
+    diags = sorted(lowerer.diags.values(), key=Diagnostic.sort_key)
+    if diags:
+        return None, diags
+    program = ir.Program(
+        file=resolved.file, title=resolved.title,
+        locks={name: _lock(sym) for name, sym in sorted(resolved.locks.items())},
+        objects={name: _obj(sym) for name, sym in sorted(resolved.objects.items())},
+        codes=dict(sorted(lowerer.codes.items())),
+        roots=tuple(sorted(lowerer.codes)),
+        scenarios=tuple(_scenario(s) for s in resolved.scenarios.values()),
+        expectations=tuple(ir.Expectation(e.scenario.text if e.scenario else None, v.text, v.span)
+                           for e in resolved.expects for v in e.verdicts),
+        orders=tuple(ir.OrderChain(tuple(i.text for i in o.chain), tuple(i.span for i in o.chain),
+                                   o.span) for o in resolved.orders),
+        options=dict(sorted(resolved.options.items())))
+    return program, []
+
+
+def _lock(sym) -> ir.Lock:
+    inner, outer = core.lock_wait_types(sym.kind)
+    return ir.Lock(sym.name, sym.kind, sym.lock_class, sym.span, inner, outer)
+
+
+def _obj(sym) -> ir.Obj:
+    init = getattr(sym.init, "value", None)
+    if init is None:
+        init = 1 if sym.kind == "refcounted" else 0
+    lock = sym.options.get("lock")
+    release = sym.options.get("release")
+    return ir.Obj(sym.name, sym.kind, int(init), sym.span,
+                  lock.text if lock else None, release.text if release else None)
+
+
+def _scenario(decl: ast.ScenarioDecl) -> ir.Scenario:
+    threads = tuple(ir.ScenarioThread(instance_id(t.call), t.cpu, t.count, t.span)
+                    for t in decl.threads)
+    return ir.Scenario(decl.name.text, threads, decl.span)
