@@ -7,7 +7,7 @@ from pathlib import Path
 
 from checker.findings import POTENTIAL, REFUTED, FileResult, Finding, Unmet
 from checker.graph_engine import run_graph_engine
-from model.pipeline import compile_spec
+from model.pipeline import Compiled, compile_spec
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,11 @@ def engine_table():
 
 
 def check_file(path: str, data: bytes, options: Options) -> FileResult:
-    compiled = compile_spec(path, data)
+    return check_compiled(path, compile_spec(path, data), options)
+
+
+def check_compiled(path: str, compiled: Compiled, options: Options) -> FileResult:
+    """Check an already compiled spec (the cache compiles first to learn its imports)."""
     result = FileResult(path=path, sources=compiled.sources)
     if compiled.diagnostics or compiled.program is None:
         result.status = "error"
