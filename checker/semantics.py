@@ -292,11 +292,11 @@ def writer_waiting(model: Model, state: State, lock: str) -> bool:
     return False
 
 
-def cookie_skips(model: Model, state: State, index: int, op: ir.Acquire) -> bool:
+def cookie_skips(program: ir.Program, local: walk.ThreadState, context: ir.Context,
+                 op: ir.Acquire) -> bool:
     """A cookie acquire does nothing when the lock is held or the thread is atomic."""
-    local = state.locals[index]
     return (any(h.lock == op.lock for h in local.held)
-            or walk.in_atomic_strict(local, state.threads[index].context, model.program))
+            or walk.in_atomic_strict(local, context, program))
 
 
 def valid_choices(model: Model, state: State, index: int) -> tuple[int, ...]:
@@ -307,7 +307,8 @@ def valid_choices(model: Model, state: State, index: int) -> tuple[int, ...]:
     if op is None:
         return (0,)                                      # an interrupt's start
     if isinstance(op, ir.Acquire):
-        if op.cookie and cookie_skips(model, state, index, op):
+        if op.cookie and cookie_skips(model.program, state.locals[index],
+                                      state.threads[index].context, op):
             return (0,)
         return (0,) if acquire_enabled(model, state, op.lock, ir.Mode(op.mode)) else ()
     if isinstance(op, ir.TryAcquire):

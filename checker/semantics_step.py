@@ -1,8 +1,11 @@
 """One step of the reference semantics: the effect of an enabled event.
 
 `checker.semantics` decides which events are enabled; this module applies
-one. Effects are written against a mutable scratch copy of the state that is
-frozen again at the end of the step.
+one. A step has a thread-local part (`local_effect`: held locks, irq/bh and
+preemption depths, GFP scopes, cookies), which depends on the thread alone
+and is what the Promela export unfolds statically, and a shared part (lock
+owners, objects, armed callbacks, threads and CPUs), written against a
+mutable scratch copy of the state that is frozen again at the end.
 """
 from __future__ import annotations
 
@@ -14,6 +17,104 @@ from checker.semantics import (FINISHED, MAX_THREADS, NOT_STARTED, START, Event,
 from model import ir, walk
 
 
+# --------------------------------------------------------------- the thread-local part
+
+@dataclass(frozen=True)
+class LocalOutcome:
+    local: walk.ThreadState
+    violation: tuple[str, str] | None = None     # (code, message)
+    acquired: walk.Held | None = None            # the entry an acquisition added
+    released: walk.Held | None = None            # the entry a release removed
+
+
+def local_effect(program: ir.Program, thread: ThreadSpec, local: walk.ThreadState,
+                 op: ir.Op, choice: int) -> LocalOutcome:
+    """The thread-local effect of `op` taking successor `choice` (shared state aside)."""
+    if isinstance(op, ir.Acquire):
+        return _local_acquire(program, thread, local, op)
+    if isinstance(op, ir.TryAcquire):
+        if choice != 0:
+            return LocalOutcome(local)
+        return _hold(program, thread, local, op.lock, ir.Mode(op.mode), True, op.nest,
+                     op.subclass, True, op.site)
+    if isinstance(op, ir.Release):
+        return _local_release(local, op)
+    if isinstance(op, ir.IrqOp):
+        return _local_irq(local, op)
+    if isinstance(op, ir.GfpScope):
+        return _local_gfp(local, op)
+    if isinstance(op, ir.Exit) and local.held:
+        names = ", ".join(f"`{h.lock}`" for h in local.held)
+        path = program.codes[thread.code].path
+        return LocalOutcome(local, ("held-at-exit", f"{path} returns holding {names}"))
+    return LocalOutcome(local)
+
+
+def _local_acquire(program, thread, local, op: ir.Acquire) -> LocalOutcome:
+    if op.cookie:
+        if cookie_skips(program, local, thread.context, op):
+            return LocalOutcome(replace(local, cookies=local.cookies + ((op.lock, False),)))
+        local = replace(local, cookies=local.cookies + ((op.lock, True),))
+    return _hold(program, thread, local, op.lock, ir.Mode(op.mode), op.trylock, op.nest,
+                 op.subclass, op.check, op.site)
+
+
+def _hold(program, thread, local, lock, mode, trylock, nest, subclass, check, site):
+    entry = walk.Held(lock, walk.class_key(program.locks[lock], subclass), mode.lockdep_read,
+                      trylock, check, nest, thread.context.lockdep_irq_context, site)
+    return LocalOutcome(replace(local, held=local.held + (entry,)), acquired=entry)
+
+
+def _local_release(local: walk.ThreadState, op: ir.Release) -> LocalOutcome:
+    if op.cookie:
+        positions = [i for i, c in enumerate(local.cookies) if c[0] == op.lock]
+        if not positions:
+            return LocalOutcome(local, ("bad-unlock",
+                                        f"release of `{op.lock}` without a matching begin"))
+        last = positions[-1]
+        took = local.cookies[last][1]
+        local = replace(local, cookies=local.cookies[:last] + local.cookies[last + 1:])
+        if not took:
+            return LocalOutcome(local)
+    held = local.held
+    for pos in range(len(held) - 1, -1, -1):
+        if held[pos].lock == op.lock:
+            return LocalOutcome(replace(local, held=held[:pos] + held[pos + 1:]),
+                                released=held[pos])
+    return LocalOutcome(local, ("bad-unlock", f"`{op.lock}` is released but not held"))
+
+
+def _local_irq(local: walk.ThreadState, op: ir.IrqOp) -> LocalOutcome:
+    if op.what == "preempt":
+        depth = local.preempt_off + (1 if op.action == "off" else -1)
+        return LocalOutcome(replace(local, preempt_off=max(0, depth)))
+    if op.what == "softirq":
+        if op.action == "off":
+            return LocalOutcome(replace(local, softirq_off=local.softirq_off + 1))
+        if local.softirq_off == 0:
+            return LocalOutcome(local, ("bad-unlock",
+                                        "local_bh_enable() without local_bh_disable()"))
+        return LocalOutcome(replace(local, softirq_off=local.softirq_off - 1))
+    if op.action == "save":
+        return LocalOutcome(replace(local, irq_saves=local.irq_saves + (local.hardirqs_off,),
+                                    hardirqs_off=True))
+    if op.action == "restore":
+        if not local.irq_saves:
+            return LocalOutcome(local, ("bad-unlock", "irqs restored without a matching save"))
+        return LocalOutcome(replace(local, irq_saves=local.irq_saves[:-1],
+                                    hardirqs_off=local.irq_saves[-1]))
+    return LocalOutcome(replace(local, hardirqs_off=op.action == "off"))
+
+
+def _local_gfp(local: walk.ThreadState, op: ir.GfpScope) -> LocalOutcome:
+    if op.action == "begin":
+        return LocalOutcome(replace(local, gfp_strips=local.gfp_strips + (op.strip,)))
+    if not local.gfp_strips:
+        return LocalOutcome(local, ("bad-unlock", "memalloc scope restored without a save"))
+    return LocalOutcome(replace(local, gfp_strips=local.gfp_strips[:-1]))
+
+
+# --------------------------------------------------------------- the shared part
 
 @dataclass
 class _Step:
@@ -34,14 +135,6 @@ class _Step:
     @property
     def thread(self) -> ThreadSpec:
         return self.threads[self.index]
-
-    @property
-    def local(self) -> walk.ThreadState:
-        return self.locals[self.index]
-
-    @local.setter
-    def local(self, value: walk.ThreadState) -> None:
-        self.locals[self.index] = value
 
     def fail(self, code: str, message: str, site: ir.Site | None) -> None:
         if self.violation is None:
@@ -70,7 +163,12 @@ def apply(model: Model, state: State, event: Event) -> tuple[State, Violation | 
         return step.freeze(), None
     code = model.program.codes[step.thread.code]
     op = code.ops[event.op_index]
-    _EFFECTS[type(op)](step, op, event.choice)
+    outcome = local_effect(model.program, step.thread, state.locals[index], op, event.choice)
+    step.locals[index] = outcome.local
+    if outcome.violation is not None:
+        step.fail(*outcome.violation, op.site)
+    _shared_locks(step, outcome)
+    _SHARED_EFFECTS.get(type(op), _on_nothing)(step, op, event.choice)
     if isinstance(op, ir.Exit):
         step.pcs[index] = FINISHED
         if index in step.running_irqs:
@@ -84,121 +182,33 @@ def apply(model: Model, state: State, event: Event) -> tuple[State, Violation | 
     return step.freeze(), step.violation
 
 
-def _acquire(step: _Step, lock: str, mode: ir.Mode, trylock: bool, nest: str | None,
-             subclass: int, check: bool, site: ir.Site) -> None:
-    program = step.model.program
-    entry = walk.Held(lock, walk.class_key(program.locks[lock], subclass), mode.lockdep_read,
-                      trylock, check, nest, step.thread.context.lockdep_irq_context, site)
-    step.local = replace(step.local, held=step.local.held + (entry,))
-    slot = step.model.lock_index.get(lock)
+def _shared_locks(step: _Step, outcome: LocalOutcome) -> None:
+    """Owner and readers follow the held entries of blocking locks."""
+    entry = outcome.acquired or outcome.released
+    slot = step.model.lock_index.get(entry.lock) if entry is not None else None
     if slot is None:
         return
     shared = step.locks[slot]
-    if mode is ir.Mode.WRITE:
-        ctx = nest is not None and program.locks[lock].kind == "ww_mutex"
+    if outcome.acquired is not None and entry.read == 0:
+        ctx = entry.nest is not None and step.model.program.locks[entry.lock].kind == "ww_mutex"
         step.locks[slot] = LockState(step.index, shared.readers, ctx)
+    elif outcome.acquired is not None:
+        step.locks[slot] = replace(shared, readers=tuple(sorted(shared.readers + (step.index,))))
+    elif entry.read == 0:
+        step.locks[slot] = LockState(-1, shared.readers, False)
     else:
-        readers = tuple(sorted(shared.readers + (step.index,)))
-        step.locks[slot] = replace(shared, readers=readers)
-
-
-def _release(step: _Step, lock: str, site: ir.Site) -> None:
-    held = step.local.held
-    for pos in range(len(held) - 1, -1, -1):
-        if held[pos].lock != lock:
-            continue
-        step.local = replace(step.local, held=held[:pos] + held[pos + 1:])
-        slot = step.model.lock_index.get(lock)
-        if slot is not None:
-            shared = step.locks[slot]
-            if held[pos].read == 0:
-                step.locks[slot] = LockState(-1, shared.readers, False)
-            else:
-                readers = list(shared.readers)
-                readers.remove(step.index)
-                step.locks[slot] = replace(shared, readers=tuple(readers))
-        return
-    step.fail("bad-unlock", f"`{lock}` is released but not held by {step.thread.label}", site)
-
-
-def _on_acquire(step: _Step, op: ir.Acquire, choice: int) -> None:
-    if op.cookie:
-        if cookie_skips(step.model, step.state, step.index, op):
-            step.local = replace(step.local, cookies=step.local.cookies + ((op.lock, False),))
-            return
-        step.local = replace(step.local, cookies=step.local.cookies + ((op.lock, True),))
-    _acquire(step, op.lock, ir.Mode(op.mode), op.trylock, op.nest, op.subclass, op.check,
-             op.site)
-
-
-def _on_try_acquire(step: _Step, op: ir.TryAcquire, choice: int) -> None:
-    if choice == 0:
-        _acquire(step, op.lock, ir.Mode(op.mode), True, op.nest, op.subclass, True, op.site)
-
-
-def _on_release(step: _Step, op: ir.Release, choice: int) -> None:
-    if op.cookie:
-        cookies = step.local.cookies
-        positions = [i for i, c in enumerate(cookies) if c[0] == op.lock]
-        if not positions:
-            step.fail("bad-unlock", f"release of `{op.lock}` without a matching begin", op.site)
-            return
-        last = positions[-1]
-        step.local = replace(step.local, cookies=cookies[:last] + cookies[last + 1:])
-        if not cookies[last][1]:
-            return
-    _release(step, op.lock, op.site)
-
-
-def _on_irq(step: _Step, op: ir.IrqOp, choice: int) -> None:
-    local = step.local
-    if op.what == "preempt":
-        depth = local.preempt_off + (1 if op.action == "off" else -1)
-        step.local = replace(local, preempt_off=max(0, depth))
-    elif op.what == "softirq":
-        if op.action == "off":
-            step.local = replace(local, softirq_off=local.softirq_off + 1)
-        elif local.softirq_off == 0:
-            step.fail("bad-unlock", "local_bh_enable() without local_bh_disable()", op.site)
-        else:
-            step.local = replace(local, softirq_off=local.softirq_off - 1)
-    elif op.action == "save":
-        step.local = replace(local, irq_saves=local.irq_saves + (local.hardirqs_off,),
-                             hardirqs_off=True)
-    elif op.action == "restore":
-        if not local.irq_saves:
-            step.fail("bad-unlock", "irqs restored without a matching save", op.site)
-        else:
-            step.local = replace(local, irq_saves=local.irq_saves[:-1],
-                                 hardirqs_off=local.irq_saves[-1])
-    else:
-        step.local = replace(local, hardirqs_off=op.action == "off")
-
-
-def _on_gfp(step: _Step, op: ir.GfpScope, choice: int) -> None:
-    strips = step.local.gfp_strips
-    if op.action == "begin":
-        step.local = replace(step.local, gfp_strips=strips + (op.strip,))
-    elif not strips:
-        step.fail("bad-unlock", "memalloc scope restored without a save", op.site)
-    else:
-        step.local = replace(step.local, gfp_strips=strips[:-1])
+        readers = list(shared.readers)
+        readers.remove(step.index)
+        step.locks[slot] = replace(shared, readers=tuple(readers))
 
 
 def _on_nothing(step: _Step, op, choice: int) -> None:
-    """Ops whose only effect is the successor they choose."""
+    """Ops whose shared effect is nil."""
 
 
 def _on_assert(step: _Step, op: ir.Assert, choice: int) -> None:
     if evaluate(step.model, step.state, step.index, op.cond) is False:
         step.fail("assertion", f"{op.message} fails", op.site)
-
-
-def _on_exit(step: _Step, op: ir.Exit, choice: int) -> None:
-    if step.local.held:
-        names = ", ".join(f"`{h.lock}`" for h in step.local.held)
-        code = step.model.program.codes[step.thread.code]
-        step.fail("held-at-exit", f"{code.path} returns holding {names}", op.site)
 
 
 def _on_put(step: _Step, op: ir.Put, choice: int) -> None:
@@ -303,10 +313,7 @@ _STATE_VERBS = {
     **{("*", v): _scalar(v) for v in ("set", "clear", "inc", "dec", "signal", "reinit", "wait")},
 }
 
-_EFFECTS = {
-    ir.Acquire: _on_acquire, ir.TryAcquire: _on_try_acquire, ir.Release: _on_release,
-    ir.IrqOp: _on_irq, ir.MightSleep: _on_nothing, ir.GfpScope: _on_gfp,
-    ir.Branch: _on_nothing, ir.Choice: _on_nothing, ir.StateOp: _on_state, ir.Put: _on_put,
-    ir.AddCallback: _on_add_callback, ir.Spawn: _on_spawn, ir.Assert: _on_assert,
-    ir.Exit: _on_exit,
+_SHARED_EFFECTS = {
+    ir.StateOp: _on_state, ir.Put: _on_put, ir.AddCallback: _on_add_callback,
+    ir.Spawn: _on_spawn, ir.Assert: _on_assert,
 }
