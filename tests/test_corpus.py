@@ -34,6 +34,8 @@ CORPUS: dict[str, tuple[tuple[str | None, str], ...]] = {
     "drm/sched_kill_jobs_fixed.lspec": (),
     "iommufd/dmabuf_import.lspec": (),
     "iommufd/dmabuf_import_no_revoked_check.lspec": (("map_vs_reset", "use-after-revoke"),),
+    "iommufd/pages_mutex_class.lspec": (),
+    "iommufd/pages_mutex_shared_class.lspec": ((None, "deadlock"),),
     "tenstorrent/pin_pages_vs_mmap.lspec": ((None, "deadlock"),),
     "tenstorrent/pin_pages_vs_mmap_fixed.lspec": (),
     "vfio/b06_revoke_wait_importers.lspec": (("before", "use-after-revoke"),),
