@@ -2,7 +2,7 @@
 
 The key covers everything a result depends on: the spec's path and text, the
 text of every module it imports (the prelude included), the check options,
-and lockspec itself (its version and a digest of its own source files, so a
+the engine functions that run, and lockspec itself (its version and a digest of its own source files, so a
 changed engine never serves an old answer). Entries are JSON files written
 atomically; a corrupt or unreadable entry is a miss, never an error.
 Inconclusive results are not stored: they depend on wall-clock budgets.
@@ -46,10 +46,20 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
+def engine_identity(options) -> str:
+    """Which functions run as the engines: a replaced engine (a plugin, a test double)
+    must not be served the answers of another."""
+    from checker.runner import engine_table
+    table = engine_table()
+    return ",".join(f"{name}={getattr(table.get(name), '__module__', '?')}."
+                    f"{getattr(table.get(name), '__qualname__', '?')}" for name in options.engines)
+
+
 def cache_key(path: str, sources: dict, options, version: str) -> str:
     digest = hashlib.sha256()
     parts = [f"format={CACHE_FORMAT}", f"version={version}", f"code={code_digest()}",
-             f"path={path}", "options=" + json.dumps(dataclasses.asdict(options), sort_keys=True)]
+             f"engines={engine_identity(options)}", f"path={path}",
+             "options=" + json.dumps(dataclasses.asdict(options), sort_keys=True)]
     for name in sorted(sources):
         text = sources[name].text
         parts.append(f"source={name}:{hashlib.sha256(text.encode('utf-8')).hexdigest()}")

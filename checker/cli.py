@@ -46,6 +46,10 @@ class _Parser(argparse.ArgumentParser):
     def exit(self, status: int = 0, message: str | None = None):
         raise HelpShown(status, message or "")
 
+    def _print_message(self, message: str, file=None) -> None:
+        # --help and --version print, then exit: hand the text to main's stdout instead.
+        raise HelpShown(0, message)
+
 
 class UsageError(Exception):
     pass
@@ -168,7 +172,7 @@ def _main(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help(stdout)
+        stdout.write(parser.format_help())
         return EXIT_USAGE
     if args.command in ("check", "report"):
         return _check(args, stdout, stderr)

@@ -34,7 +34,8 @@ def run_graph_command(path: str, shape: str, stdout: TextIO, stderr: TextIO) -> 
     if shape == "dot":
         stdout.write(render_dot(view, title))
     elif shape == "svg":
-        stdout.write('<?xml version="1.0" encoding="UTF-8"?>\n' + render_graph_svg(view) + "\n")
+        svg = str(render_graph_svg(view))
+        stdout.write(f'<?xml version="1.0" encoding="UTF-8"?>\n{svg}\n')
     else:
         stdout.write(render_edge_list(view))
     return EXIT_OK

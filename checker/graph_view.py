@@ -52,7 +52,8 @@ def lock_class(program: ir.Program, name: str) -> str:
     return lock.lock_class if lock is not None else name
 
 
-def marked_parts(program: ir.Program, findings: list[Finding]) -> tuple[set[str], set[tuple[str, str]]]:
+def marked_parts(program: ir.Program,
+                 findings: list[Finding]) -> tuple[set[str], set[tuple[str, str]]]:
     """Nodes and edges to draw in colour: each cycle closed, other findings' locks in order."""
     nodes: set[str] = set()
     edges: set[tuple[str, str]] = set()
@@ -85,7 +86,8 @@ def graph_view(program: ir.Program, findings: list[Finding],
 
 
 def _declared_by_user(program: ir.Program, lock_class_name: str) -> bool:
-    return any(lock.lock_class == lock_class_name and not display_name(lock.span.file).startswith("<")
+    return any(lock.lock_class == lock_class_name
+               and not display_name(lock.span.file).startswith("<")
                for lock in program.locks.values())
 
 

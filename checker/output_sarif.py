@@ -6,8 +6,9 @@ interleaving across threads. Expected findings are suppressed `inSource` (the
 spec's `expect` line), baselined ones `external` with their justification,
 which is how GitHub code scanning and other SARIF consumers hide accepted
 results. (A suppression's review state is left out: the committee draft calls it
-`state`, the OASIS Standard `status`; without it the log is valid under both.) Locations in prelude modules have no file in the repository; they
-are given as messages without a physical location.
+`state`, the OASIS Standard `status`; without it the log is valid under both.)
+Locations in prelude modules have no file in the repository; they are given
+as messages without a physical location.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from checker.outcome import (BASELINED, EXPECTED, FAILING, INFORMATIONAL, REFUTE
 from checker.witness_model import analyse, thread_order
 from model.span import display_name
 
-SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
+                "sarif-schema-2.1.0.json")
 SRCROOT = "%SRCROOT%"
 LEVELS = {FAILING: "error", INFORMATIONAL: "warning", REFUTED_D: "note", EXPECTED: "note",
           BASELINED: "note"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
@@ -42,7 +42,7 @@ def page_names(results: list[FileResult]) -> dict[str, str]:
     names = {}
     for result in results:
         relative = os.path.relpath(os.path.abspath(result.path), base)
-        names[result.path] = PurePosixPath(Path(relative).with_suffix(".html").as_posix()).as_posix()
+        names[result.path] = Path(relative).with_suffix(".html").as_posix()
     return names
 
 
@@ -68,7 +68,8 @@ def _highlighted(result: FileResult) -> dict[str, set[int]]:
     spans += [step.span for f in result.findings for step in f.witness]
     spans += [d.span for d in result.diagnostics] + [u.span for u in result.unmet]
     for span in spans:
-        lines.setdefault(span.file, set()).update(range(span.line, max(span.line, span.end_line) + 1))
+        last = max(span.line, span.end_line)
+        lines.setdefault(span.file, set()).update(range(span.line, last + 1))
     return lines
 
 
@@ -98,9 +99,9 @@ def _verdict(run: Run, result: FileResult) -> dict:
     if result.status == "fail":
         level = ", ".join(levels) if levels else "unmet expectation"
     elif result.status == "pass":
-        exhaustive = [e for e in result.engines if e.exhaustive]
-        level = "proved (exhaustive)" if exhaustive and all(
-            e.exhaustive for e in result.engines if e.outcome == "complete") else "no violation found"
+        complete = [e for e in result.engines if e.outcome == "complete"]
+        proved = complete and all(e.exhaustive for e in complete)
+        level = "proved (exhaustive)" if proved else "no violation found"
     else:
         level = result.status
     bounds = [f"{e.name}: " + ("exhaustive" if e.exhaustive else

@@ -95,7 +95,10 @@ def _width(label: str, kind: str = "") -> int:
     return max(int(len(label) * CHAR_WIDTH), int(len(kind) * KIND_CHAR_WIDTH)) + 24
 
 
-def layout(view: GraphView) -> tuple[dict[str, tuple[int, int, int]], set[tuple[str, str]], int, int]:
+Box = tuple[int, int, int]          # centre x, top y, width
+
+
+def layout(view: GraphView) -> tuple[dict[str, Box], set[tuple[str, str]], int, int]:
     """Box of each node as (centre x, top y, width); the reversed edges; canvas size."""
     graph, back = _acyclic(view)
     rows = _order(graph, _layers(graph))

@@ -106,8 +106,9 @@ def _headers(columns, geometry, height: int) -> list[str]:
         left = x_of[names[0]]
         span = sum(widths[n] for n in names)
         label = f"CPU{cpu}" if cpu is not None else "CPU ?"
-        out.append(f'<g class="cpu"><rect x="{left}" y="0" width="{span - 2}" height="{CPU_BAND - 2}"'
-                   f' fill="#37474f"/><text x="{left + span // 2}" y="14" text-anchor="middle" '
+        out.append(f'<g class="cpu"><rect x="{left}" y="0" width="{span - 2}" '
+                   f'height="{CPU_BAND - 2}" fill="#37474f"/>'
+                   f'<text x="{left + span // 2}" y="14" text-anchor="middle" '
                    f'font-family="sans-serif" font-size="12" fill="#fff">{label}</text></g>')
     for name, _ in columns:
         left = x_of[name]
@@ -137,7 +138,8 @@ def _steps(finding: Finding, model: WitnessModel, geometry, link) -> list[str]:
         tip = f"{number}. {step.thread}: {step.action}" + (f" ({step.note})" if step.note else "")
         tip += f"\n{step.span.file}:{step.span.line}"
         body = (f'<rect x="{left + 2}" y="{y + 3}" width="{widths[step.thread] - 6}" '
-                f'height="{ROW - 6}" rx="4" class="step-box" fill="#eef3f8" stroke="#b0bec5"/><text x="{left + 8}" y="{y + 17}" '
+                f'height="{ROW - 6}" rx="4" class="step-box" fill="#eef3f8" stroke="#b0bec5"/>'
+                f'<text x="{left + 8}" y="{y + 17}" '
                 f'font-family="monospace" font-size="12">{escape(shown)}</text>')
         anchor = link(step.span)
         kinds = " ".join(model.kinds.get(number, ()))
