@@ -6,18 +6,20 @@ the number of states it proved free of violations. It is the differential
 oracle for the z3 engine and the reference that SPIN is compared against.
 
 The optional partial-order reduction explores only one thread from a state
-where that thread's next step is local (see `is_local_step`): a local step
-touches nothing another thread reads, so every order of it against the other
-threads' steps reaches the same violations. Runs are finite (each step
-advances a pc in an acyclic code graph or starts a thread), so the reduction
-needs no cycle proviso. `por=False` explores every interleaving.
+where that thread's next step is local (see `is_local_step`): a step that
+touches only the thread's own state, or locks and objects no other thread
+will ever touch again, commutes with every step of the others, so every order
+of it against them reaches the same violations and stuck states. Runs are
+finite (each step advances a pc in an acyclic code graph or starts a thread),
+so the reduction needs no cycle proviso. `por=False` explores every
+interleaving.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checker.semantics import (FINISHED, Event, Model, State, ThreadLimit, ThreadSpec,
-                               Violation, build_model, current_op, enabled_events,
+from checker.semantics import (FINISHED, NOT_STARTED, Event, Model, State, ThreadLimit,
+                               ThreadSpec, Violation, build_model, current_op, enabled_events,
                                initial_state, is_blocking_lock, scenario_threads,
                                stuck_violation)
 from checker.semantics_step import apply
@@ -45,11 +47,13 @@ class ExploreResult:
 def explore(program: ir.Program, threads: list[ThreadSpec], por: bool = True,
             max_states: int = DEFAULT_MAX_STATES) -> ExploreResult:
     model = build_model(program)
+    prints = footprints(model) if por else None
     start = initial_state(model, threads)
-    visited = {start}
+    keys = _StateKeys()
+    visited = {keys.key(start)}
     # Each frame: a state and the events still to try from it; `path` holds the
     # event that led into each frame after the first.
-    stack: list[tuple[State, list[Event]]] = [(start, _successors(model, start, por))]
+    stack: list[tuple[State, list[Event]]] = [(start, _successors(model, prints, start))]
     path: list[Event] = []
     if not stack[0][1]:
         return _finish_stuck(model, start, path, len(visited))
@@ -67,13 +71,14 @@ def explore(program: ir.Program, threads: list[ThreadSpec], por: bool = True,
             return ExploreResult(None, (), len(visited), False, str(limit))
         if violation is not None:
             return ExploreResult(violation, tuple(path + [event]), len(visited), True)
-        if nxt in visited:
+        key = keys.key(nxt)
+        if key in visited:
             continue
         if len(visited) >= max_states:
             return ExploreResult(None, (), len(visited), False,
                                  f"state budget of {max_states} spent")
-        visited.add(nxt)
-        successors = _successors(model, nxt, por)
+        visited.add(key)
+        successors = _successors(model, prints, nxt)
         if not successors:
             stuck = stuck_violation(model, nxt)
             if stuck is not None:
@@ -82,6 +87,29 @@ def explore(program: ir.Program, threads: list[ThreadSpec], por: bool = True,
         path.append(event)
         stack.append((nxt, successors))
     return ExploreResult(None, (), len(visited), True)
+
+
+class _StateKeys:
+    """Compact, fast-hashing keys for visited states. Thread-local states (and the
+    thread list) are interned: a step changes at most one of them and the others
+    keep their identity, so only a new one is ever hashed by value."""
+
+    def __init__(self) -> None:
+        self.by_identity: dict[int, int] = {}
+        self.by_value: dict[object, int] = {}
+        self.alive: list[object] = []          # keeps interned objects' ids unique
+
+    def intern(self, value) -> int:
+        number = self.by_identity.get(id(value))
+        if number is None:
+            number = self.by_value.setdefault(value, len(self.by_value))
+            self.by_identity[id(value)] = number
+            self.alive.append(value)
+        return number
+
+    def key(self, state: State) -> tuple:
+        return (state.pcs, tuple(self.intern(local) for local in state.locals), state.locks,
+                state.objects, state.armed, state.running_irqs, self.intern(state.threads))
 
 
 def _finish_stuck(model: Model, state: State, path, count: int) -> ExploreResult:
@@ -99,49 +127,130 @@ def explore_scenario(program: ir.Program, scenario: str | None = None, por: bool
 
 # --------------------------------------------------------------- partial-order reduction
 
-def _successors(model: Model, state: State, por: bool) -> list[Event]:
+@dataclass(frozen=True)
+class Footprints:
+    """The shared resources (blocking locks, objects) each op touches, and those every
+    op reachable from it touches, including the work it may spawn."""
+
+    own: dict[tuple[str, int], frozenset[str]]
+    future: dict[tuple[str, int], frozenset[str]]
+
+
+def footprints(model: Model) -> Footprints:
+    program = model.program
+    own = {(cid, pc): op_resources(model, cid, pc)
+           for cid, code in program.codes.items() for pc in range(len(code.ops))}
+    whole: dict[str, frozenset[str]] = {}
+    future: dict[tuple[str, int], frozenset[str]] = {}
+
+    def code_future(cid: str, active: frozenset[str]) -> frozenset[str]:
+        if cid in whole:
+            return whole[cid]
+        code = program.codes[cid]
+        result: dict[int, frozenset[str]] = {}
+        for pc in reversed(_topological(code)):
+            touched = set(own[(cid, pc)])
+            for succ in ir.successors(code.ops[pc]):
+                touched |= result[succ]
+            op = code.ops[pc]
+            if isinstance(op, ir.Spawn) and op.code not in active:
+                touched |= code_future(op.code, active | {cid})
+            result[pc] = frozenset(touched)
+        for pc, touched in result.items():
+            future[(cid, pc)] = touched
+        whole[cid] = result[code.entry]
+        return whole[cid]
+
+    for cid in sorted(program.codes):
+        code_future(cid, frozenset())
+    return Footprints(own, future)
+
+
+def _topological(code: ir.Code) -> list[int]:
+    """Op indices with every op before its successors (the code graph is acyclic)."""
+    order, seen = [], set()
+    stack = [(code.entry, False)]
+    while stack:
+        pc, done = stack.pop()
+        if done:
+            order.append(pc)
+            continue
+        if pc in seen:
+            continue
+        seen.add(pc)
+        stack.append((pc, True))
+        stack += [(succ, False) for succ in ir.successors(code.ops[pc]) if succ not in seen]
+    return list(reversed(order))
+
+
+def op_resources(model: Model, code_id: str, pc: int) -> frozenset[str]:
+    """What another thread could observe of this op: the blocking lock it takes or
+    releases, the objects it reads or writes (a refcounted object freed on leaving a
+    release body included), and the lock whose waiting writer arriving here makes."""
+    program = model.program
+    op = program.codes[code_id].ops[pc]
+    touched: set[str] = set()
+    if isinstance(op, (ir.Acquire, ir.TryAcquire, ir.Release)):
+        if is_blocking_lock(program, op.lock):
+            touched.add("lock:" + op.lock)
+    elif isinstance(op, (ir.Branch, ir.Assert)):
+        touched |= {"obj:" + name for name in condition_objects(op.cond)}
+    elif isinstance(op, ir.StateOp):
+        touched.add("obj:" + op.obj.split(":", 1)[0])
+    elif isinstance(op, ir.Put):
+        touched.add("obj:" + op.obj)
+    elif isinstance(op, ir.AddCallback):
+        touched.add("obj:" + op.fence)
+    for choice in range(max(1, len(ir.successors(op)))):
+        touched |= {"obj:" + o for o in model.release_edges.get((code_id, pc, choice), ())}
+    for succ in ir.successors(op):
+        target = program.codes[code_id].ops[succ]
+        if _writer_arrival(program, target):
+            touched.add("lock:" + target.lock)
+    return frozenset(touched)
+
+
+def condition_objects(cond: ir.Cond) -> set[str]:
+    if isinstance(cond, ir.CNot):
+        return condition_objects(cond.operand)
+    if isinstance(cond, ir.CPred) and cond.name not in ir.THREAD_LOCAL_PREDICATES:
+        return {str(cond.args[0])}
+    return set()
+
+
+def _successors(model: Model, prints: Footprints | None, state: State) -> list[Event]:
     events = enabled_events(model, state)
-    if not por or len(events) <= 1:
+    if prints is None or len(events) <= 1:
         return events
     for index, thread in enumerate(state.threads):
         mine = [e for e in events if e.thread == thread.label]
-        if mine and is_local_step(model, state, index):
+        if mine and is_local_step(model, prints, state, index):
             return mine
     return events
 
 
-def is_local_step(model: Model, state: State, index: int) -> bool:
-    """The thread's next step reads and writes only its own state, and arriving at its
-    successor changes nothing another thread can observe."""
+def is_local_step(model: Model, prints: Footprints, state: State, index: int) -> bool:
+    """The thread's next step touches nothing another thread does or ever will touch
+    (its own state, or locks and objects private to it from here on), and does not
+    start an interrupt, spawn a thread, or change irq state or finish on a CPU that
+    interrupts can use."""
     op = current_op(model, state, index)
-    if op is None:
-        return False                                  # an interrupt start preempts its CPU
-    if not is_local_op(model.program, op):
+    if op is None or isinstance(op, ir.Spawn):
         return False
+    thread = state.threads[index]
     if isinstance(op, (ir.IrqOp, ir.Exit)):
-        if state.threads[index].context.is_interrupt or cpu_may_host_interrupts(
-                model, state, state.threads[index].cpu):
+        if thread.context.is_interrupt or cpu_may_host_interrupts(model, state, thread.cpu):
             return False
-    code = model.program.codes[state.threads[index].code]
-    return not any(_writer_arrival(model.program, code.ops[succ]) for succ in ir.successors(op))
-
-
-def is_local_op(program: ir.Program, op: ir.Op) -> bool:
-    """Ops that never block and touch no shared state: thread-local conditions,
-    pseudo-locks, irq/preempt/gfp bookkeeping (irq state is visible to interrupts on
-    the same CPU, which the caller checks), sleeps, nondeterministic choice, exit."""
-    if isinstance(op, (ir.Acquire, ir.TryAcquire, ir.Release)):
-        return not is_blocking_lock(program, op.lock)
-    if isinstance(op, (ir.Branch, ir.Assert)):
-        return condition_is_local(op.cond)
-    return isinstance(op, (ir.IrqOp, ir.MightSleep, ir.GfpScope, ir.Choice, ir.Exit))
-
-
-def condition_is_local(cond: ir.Cond) -> bool:
-    if isinstance(cond, ir.CNot):
-        return condition_is_local(cond.operand)
-    if isinstance(cond, ir.CPred):
-        return cond.name in ir.THREAD_LOCAL_PREDICATES
+    touched = prints.own[(thread.code, state.pcs[index])]
+    if not touched:
+        return True
+    for other, spec in enumerate(state.threads):
+        pc = state.pcs[other]
+        if other == index or pc == FINISHED:
+            continue
+        pc = model.program.codes[spec.code].entry if pc == NOT_STARTED else pc
+        if touched & prints.future[(spec.code, pc)]:
+            return False
     return True
 
 

@@ -12,7 +12,8 @@ share lives in `State.locks`, `State.objects` and `State.armed`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from checker.findings import CODES
 from model import ir, walk
@@ -165,8 +166,9 @@ def is_blocking_lock(program: ir.Program, lock: str) -> bool:
 
 # --------------------------------------------------------------- state
 
-@dataclass(frozen=True)
-class LockState:
+class LockState(NamedTuple):
+    """A blocking lock's shared state (a tuple, so states hash fast)."""
+
     writer: int = -1                   # thread index of the exclusive owner, or -1
     readers: tuple[int, ...] = ()      # sorted thread indices, repeated per read hold
     ctx: bool = False                  # the writer took it with a ww acquire context

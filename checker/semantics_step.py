@@ -147,8 +147,11 @@ class _Step:
         self.objects[self.model.object_index[name]] = tuple(values)
 
     def freeze(self) -> State:
-        return State(tuple(self.threads), tuple(self.pcs), tuple(self.locals), tuple(self.locks),
-                     tuple(self.objects), frozenset(self.armed), tuple(self.running_irqs))
+        old = self.state
+        threads = old.threads if len(self.threads) == len(old.threads) else tuple(self.threads)
+        armed = old.armed if self.armed == old.armed else frozenset(self.armed)
+        return State(threads, tuple(self.pcs), tuple(self.locals), tuple(self.locks),
+                     tuple(self.objects), armed, tuple(self.running_irqs))
 
 
 def apply(model: Model, state: State, event: Event) -> tuple[State, Violation | None]:
@@ -193,13 +196,13 @@ def _shared_locks(step: _Step, outcome: LocalOutcome) -> None:
         ctx = entry.nest is not None and step.model.program.locks[entry.lock].kind == "ww_mutex"
         step.locks[slot] = LockState(step.index, shared.readers, ctx)
     elif outcome.acquired is not None:
-        step.locks[slot] = replace(shared, readers=tuple(sorted(shared.readers + (step.index,))))
+        step.locks[slot] = shared._replace(readers=tuple(sorted(shared.readers + (step.index,))))
     elif entry.read == 0:
         step.locks[slot] = LockState(-1, shared.readers, False)
     else:
         readers = list(shared.readers)
         readers.remove(step.index)
-        step.locks[slot] = replace(shared, readers=tuple(readers))
+        step.locks[slot] = shared._replace(readers=tuple(readers))
 
 
 def _on_nothing(step: _Step, op, choice: int) -> None:
