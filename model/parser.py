@@ -1,4 +1,19 @@
-"""Spec text -> AST. Syntax errors are collected as diagnostics, never raised."""
+"""Spec text -> AST. Syntax errors are collected as diagnostics, never raised.
+
+The text is lexed lazily (the lexer never fails: a stray character becomes a
+BAD token) and the tokens are fed to lark's interactive LALR parser one by
+one. On an unexpected token the error is described, and parsing recovers so
+that independent errors further on are reported too:
+
+- a one-token repair (insert a `;` or a `}`, replace `=` by `:`, read a
+  keyword as a name, drop a stray token) is kept when the parser then takes
+  the next few tokens without complaint;
+- otherwise the parser is reset to where the broken declaration began and
+  resumes at the next declaration.
+
+An error soon after a repair is taken as a cascade of that repair and is not
+reported, unless it is unmistakable on its own (a missing `;`).
+"""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -6,366 +21,313 @@ from pathlib import Path
 
 import lark
 from lark import Token
-from lark.visitors import Transformer_NonRecursive, v_args
+from lark.exceptions import UnexpectedToken
 
 from model import ast
 from model.span import SYNTAX_ERROR, Diagnostic, Span
+from model.syntax import Builder
+from model.syntax_errors import (DECL_STARTS, KEYWORD_TYPES, MISTAKES, OPENERS, ErrorSite,
+                                 confident, describe, semicolon_missing)
 
 MAX_NESTING = 128
 MAX_SYNTAX_ERRORS = 20
+REPAIR_LOOKAHEAD = 4       # tokens a repair must let the parser take
+CASCADE_WINDOW = 1         # an error right after a repair is a cascade, unless it
+                           # is unmistakable (a missing `;`, a keyword as a name)
+MAX_RESYNC_SCAN = 20_000   # tokens searched for a place to resume before giving up
+CLOSERS = frozenset({"RBRACE", "RPAR"})
+UNPARSED = frozenset({"BAD", "BLOCK_COMMENT"})
+STATEMENT_ENDS = frozenset({"SEMICOLON", "LBRACE", "RBRACE"})
+# Punctuation a one-token repair may insert, or put in place of other punctuation.
+REPAIR_PUNCTUATION = {"COLON": ":", "RPAR": ")", "RBRACE": "}", "__ANON_0": "->",
+                      "__ANON_1": "||"}
 
-# Readable names for the grammar's terminals, used in "expected ..." messages.
-TERMINAL_NAMES = {
-    "NAME": "a name",
-    "INT": "a number",
-    "STRING": "a string",
-    "CMP": "a comparison",
-    "$END": "end of file",
-}
+
+class _KeepTokens(lark.lark.PostLex):
+    """Keeps BAD characters and unterminated block comments for the parser to report."""
+
+    always_accept = ("BAD", "BLOCK_COMMENT")
+
+    def process(self, stream):
+        for token in stream:
+            if token.type != "BLOCK_COMMENT" or not token.endswith("*/") or len(token) < 4:
+                yield token
 
 
 @lru_cache(maxsize=1)
 def _lark() -> lark.Lark:
     grammar = (Path(__file__).parent / "grammar.lark").read_text()
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True,
-                     maybe_placeholders=False)
+    return lark.Lark(grammar, parser="lalr", lexer="basic", keep_all_tokens=True,
+                     maybe_placeholders=False, postlex=_KeepTokens())
 
 
-def _span(file: str, meta_or_token) -> Span:
-    item = meta_or_token
-    return Span(file, item.line, item.column, item.end_line, item.end_column)
+@lru_cache(maxsize=1)
+def _labels() -> dict:
+    """(parser state, token type) -> Mistake, from each mistake's examples."""
+    table: dict = {}
+    for mistake in MISTAKES:
+        for example in mistake.examples:
+            key = _first_error(example)
+            if key is not None:
+                table.setdefault(key, mistake)
+                if mistake.any_token:
+                    table.setdefault((key[0], None), mistake)
+    return table
 
 
-def _merge(first: Span, last: Span) -> Span:
-    return Span(first.file, first.line, first.col, last.end_line, last.end_col)
+def _first_error(text: str):
+    """The (parser state, token type) at which `text` first fails to parse."""
+    cursor = _lark().parse_interactive("")
+    tokens = _Tokens(text)
+    index = 0
+    while (token := tokens.get(index)) is not None:
+        try:
+            cursor.feed_token(token)
+        except UnexpectedToken:
+            return cursor.parser_state.position, token.type
+        index += 1
+    return None
 
 
-class _Builder(Transformer_NonRecursive):
-    """Builds frozen AST nodes from the lark tree, bottom-up without recursion."""
+class _Tokens:
+    """The token stream, lexed on demand, ending with `$END`; with each token's
+    brace depth by counting alone (used to find where to resume)."""
 
-    def __init__(self, file: str):
+    def __init__(self, text: str):
+        self.text = text
+        self.source = iter(_lark().lex(text))
+        self.items: list[Token] = []
+        self.depths: list[int] = []
+        self.depth = 0
+
+    def get(self, index: int) -> Token | None:
+        while len(self.items) <= index and self.source is not None:
+            token = next(self.source, None)
+            if token is None:
+                token, self.source = _end_token(self.text), None
+            self.items.append(token)
+            self.depths.append(self.depth)
+            if token.type == "LBRACE":
+                self.depth += 1
+            elif token.type == "RBRACE":
+                self.depth = max(0, self.depth - 1)
+        return self.items[index] if index < len(self.items) else None
+
+
+def _end_token(text: str) -> Token:
+    line = text.count("\n") + 1
+    col = len(text) - (text.rfind("\n") + 1) + 1
+    return Token("$END", "", len(text), line, col, line, col + 1, len(text))
+
+
+class _TooDeep(Exception):
+    def __init__(self, token: Token):
         super().__init__()
-        self.file = file
+        self.token = token
 
-    def _ident(self, token: Token) -> ast.Ident:
-        return ast.Ident(str(token), _span(self.file, token))
 
-    def _sp(self, meta) -> Span:
-        return _span(self.file, meta)
+class _Stop(Exception):
+    """No more useful errors can be found in this file."""
 
-    # declarations
-    @v_args(meta=True)
-    def start(self, meta, items):
-        return [item for item in items if item is not None]
 
-    def empty_item(self, _):
+class _Driver:
+    """Feeds tokens to the parser, recovering from errors."""
+
+    def __init__(self, path: str, text: str):
+        self.parser = _lark()
+        self.path = path
+        self.tokens = _Tokens(text)
+        self.cursor = self.parser.parse_interactive("")
+        self.open: list[Token] = []        # unclosed `{` and `(`
+        self.bangs = 0                     # a run of `!` nests too
+        self.prev: Token | None = None     # the last token the parser took
+        self.statement_start: Token | None = None
+        self.errors: list[Diagnostic] = []
+        self.last_repair = -CASCADE_WINDOW - 1
+        self.snapshot = self._snapshot()   # where the current declaration began
+
+    def run(self):
+        """The parse tree, or None when there were errors."""
+        index, result = 0, None
+        try:
+            while (token := self.tokens.get(index)) is not None:
+                if token.type in UNPARSED:
+                    index = self.unparsed(index)
+                    continue
+                if token.type in DECL_STARTS and DECL_STARTS <= set(self.cursor.choices()):
+                    self.snapshot = self._snapshot()
+                try:
+                    result = self.feed(token)
+                except UnexpectedToken:
+                    index = self.recover(index)
+                    continue
+                index += 1
+        except _TooDeep as deep:
+            token = deep.token
+            self.errors.append(Diagnostic(
+                SYNTAX_ERROR, f"nesting deeper than {MAX_NESTING} levels",
+                Span(self.path, token.line, token.column, token.end_line, token.end_column),
+                ("split the body into functions with `fn`",)))
+        except _Stop:
+            pass
+        return None if self.errors else result
+
+    def feed(self, token: Token):
+        """Feed one token, tracking brackets and nesting."""
+        result = self.cursor.feed_token(token)
+        kind = token.type
+        if kind in OPENERS:
+            self.open.append(token)
+        elif kind in CLOSERS and self.open:
+            self.open.pop()
+        self.bangs = self.bangs + 1 if kind == "BANG" else 0
+        if len(self.open) + self.bangs > MAX_NESTING:
+            raise _TooDeep(token)
+        if self.prev is None or self.prev.type in STATEMENT_ENDS:
+            self.statement_start = token
+        self.prev = token
+        return result
+
+    def _snapshot(self):
+        return self.cursor.copy(deepcopy_values=False), list(self.open), self.prev
+
+    def report(self, diag: Diagnostic) -> None:
+        self.errors.append(diag)
+        if len(self.errors) >= MAX_SYNTAX_ERRORS:
+            raise _Stop()
+
+    # -------------------------------------------------------------- recovery
+    def recover(self, index: int) -> int:
+        """Report the error at `index` (unless it is a cascade); return where to go on."""
+        site = self.error_site(index)
+        cascade = index - self.last_repair <= CASCADE_WINDOW and not confident(site)
+        if cascade and self.errors:
+            return self.resynchronise(index)
+        self.report(describe(self.parser, site, _labels()))
+        if site.token.type == "$END":
+            raise _Stop()
+        repaired = self.try_repairs(index, site)
+        if repaired is not None:
+            self.last_repair = index
+            return repaired
+        return self.resynchronise(index)
+
+    def error_site(self, index: int) -> ErrorSite:
+        return ErrorSite(self.path, self.tokens.get(index), self.prev,
+                         self.tokens.get(index + 1), frozenset(self.cursor.accepts()),
+                         self.cursor.parser_state.position, tuple(self.open),
+                         self.statement_start)
+
+    def try_repairs(self, index: int, site: ErrorSite) -> int | None:
+        """Apply the first one-token repair after which the parser takes the next
+        few tokens; return where to continue, or None when no repair works."""
+        for inserted, skipped in self.candidate_repairs(site):
+            rest = [self.tokens.get(i) for i in range(index + skipped,
+                                                      index + skipped + REPAIR_LOOKAHEAD)]
+            trial = self.cursor.copy(deepcopy_values=False)
+            try:
+                for token in inserted + [t for t in rest if t is not None]:
+                    if token.type not in UNPARSED:
+                        trial.feed_token(token)
+            except UnexpectedToken:
+                continue
+            for token in inserted:
+                self.feed(token)
+            return index + skipped
         return None
 
-    @v_args(meta=True)
-    def title_decl(self, meta, c):
-        return ast.Title(_unquote(c[0]), self._sp(meta))
+    def candidate_repairs(self, site: ErrorSite):
+        """(tokens to feed instead, how many original tokens they replace)."""
+        token, expected = site.token, site.expected
+        prev = self.prev or token
+        if semicolon_missing(site):
+            yield [_made("SEMICOLON", ";", prev)], 0
+        if token.type in KEYWORD_TYPES and "NAME" in expected:
+            yield [Token.new_borrow_pos("NAME", str(token), token)], 1
+        punctuation = token.type not in KEYWORD_TYPES and token.type not in (
+            "NAME", "INT", "STRING", "$END")
+        for kind in sorted(expected & REPAIR_PUNCTUATION.keys()):
+            text = REPAIR_PUNCTUATION[kind]
+            if punctuation:
+                yield [Token.new_borrow_pos(kind, text, token)], 1
+            yield [_made(kind, text, prev)], 0
+        yield [], 1
 
-    @v_args(meta=True)
-    def import_decl(self, meta, c):
-        return ast.Import(c[0], self._sp(meta))
+    def resynchronise(self, index: int) -> int:
+        """Back to where the broken declaration began; resume at the next one:
+        a declaration keyword outside braces or at the start of a line, or a name
+        at the start of a line (a misspelt keyword, a stray statement)."""
+        cursor, brackets, prev = self.snapshot
+        self.cursor = cursor.copy(deepcopy_values=False)
+        self.open, self.prev, self.bangs = list(brackets), prev, 0
+        self.last_repair = -CASCADE_WINDOW - 1
+        later = index + 1
+        while (token := self.tokens.get(later)) is not None and token.type != "$END":
+            if later - index > MAX_RESYNC_SCAN:
+                break
+            at_line_start = token.column == 1
+            if (token.type in DECL_STARTS and (self.tokens.depths[later] == 0 or at_line_start)
+                    or token.type == "NAME" and at_line_start and self.tokens.depths[later] == 0):
+                return later
+            later += 1
+        raise _Stop()
 
-    def dotted(self, c):
-        return tuple(self._ident(t) for t in c)
-
-    @v_args(meta=True)
-    def option_decl(self, meta, c):
-        return ast.OptionDecl(self._ident(c[0]), c[1] if len(c) > 1 else None, self._sp(meta))
-
-    def name_list(self, c):
-        return tuple(self._ident(t) for t in c)
-
-    @v_args(meta=True)
-    def lock_decl(self, meta, c):
-        lock_class = c[2] if len(c) > 2 else None
-        return ast.LockDecl(c[0], self._ident(c[1]), lock_class, self._sp(meta))
-
-    def lock_class(self, c):
-        return self._ident(c[0])
-
-    @v_args(meta=True)
-    def object_decl(self, meta, c):
-        init = None
-        options = []
-        for child in c[2:]:
-            if isinstance(child, ast.ObjectOption):
-                options.append(child)
-            else:
-                init = child
-        return ast.ObjectDecl(c[0], self._ident(c[1]), init, tuple(options), self._sp(meta))
-
-    @v_args(meta=True)
-    def object_opt(self, meta, c):
-        return ast.ObjectOption(self._ident(c[0]), self._ident(c[1]), self._sp(meta))
-
-    @v_args(meta=True)
-    def order_decl(self, meta, c):
-        return ast.OrderDecl(tuple(self._ident(t) for t in c), self._sp(meta))
-
-    @v_args(meta=True)
-    def fn_decl(self, meta, c):
-        params = next((x for x in c[1:] if isinstance(x, tuple)), ())
-        result = next((self._ident(x) for x in c[1:] if isinstance(x, Token)), None)
-        return ast.FnDecl(self._ident(c[0]), params, result, c[-1], self._sp(meta))
-
-    @v_args(meta=True)
-    def pred_decl(self, meta, c):
-        """`fn f(..) -> bool = e;` is sugar for `fn f(..) -> bool { return e; }`."""
-        params = c[1] if len(c) == 4 else ()
-        span = self._sp(meta)
-        body = ast.Block((ast.Return(c[-1], c[-1].span),), c[-1].span)
-        return ast.FnDecl(self._ident(c[0]), params, self._ident(c[-2]), body, span)
-
-    @v_args(meta=True)
-    def path_decl(self, meta, c):
-        params = c[1] if len(c) == 4 else ()
-        return ast.PathDecl(self._ident(c[0]), params, self._ident(c[-2]), c[-1], self._sp(meta))
-
-    def params(self, c):
-        return tuple(c)
-
-    @v_args(meta=True)
-    def param(self, meta, c):
-        types = c[1] if len(c) > 1 else ()
-        return ast.Param(self._ident(c[0]), types, self._sp(meta))
-
-    def type_union(self, c):
-        return tuple(self._ident(t) for t in c)
-
-    @v_args(meta=True)
-    def scenario_decl(self, meta, c):
-        return ast.ScenarioDecl(self._ident(c[0]), tuple(c[1:]), self._sp(meta))
-
-    @v_args(meta=True)
-    def thread(self, meta, c):
-        c = list(c)
-        count = int(c.pop(0)) if isinstance(c[0], Token) and c[0].type == "INT" else 1
-        name = self._ident(c.pop(0))
-        args = c.pop(0) if c and isinstance(c[0], tuple) else ()
-        cpu = int(c.pop(0)) if c else None
-        call = ast.Call(name, args, _merge(name.span, args[-1].span) if args else name.span)
-        return ast.ThreadDecl(count, call, cpu, self._sp(meta))
-
-    @v_args(meta=True)
-    def expect_decl(self, meta, c):
-        scenario = self._ident(c[0]) if isinstance(c[0], Token) else None
-        verdicts = tuple(v for v in c if isinstance(v, ast.Verdict))
-        return ast.ExpectDecl(scenario, verdicts, self._sp(meta))
-
-    @v_args(meta=True)
-    def verdict(self, meta, c):
-        return ast.Verdict("-".join(str(t) for t in c), self._sp(meta))
-
-    # statements
-    @v_args(meta=True)
-    def block(self, meta, c):
-        return ast.Block(tuple(s for s in c if s is not None), self._sp(meta))
-
-    @v_args(meta=True)
-    def call_stmt(self, meta, c):
-        return ast.CallStmt(c[0], self._sp(meta))
-
-    @v_args(meta=True)
-    def if_stmt(self, meta, c):
-        return ast.If(c[0], c[1], c[2] if len(c) > 2 else None, self._sp(meta))
-
-    @v_args(meta=True)
-    def either_stmt(self, meta, c):
-        return ast.Either(tuple(c), self._sp(meta))
-
-    @v_args(meta=True)
-    def return_stmt(self, meta, c):
-        return ast.Return(c[0] if c else None, self._sp(meta))
-
-    @v_args(meta=True)
-    def repeat_stmt(self, meta, c):
-        return ast.Repeat(int(c[0]), c[1], self._sp(meta))
-
-    @v_args(meta=True)
-    def assert_stmt(self, meta, c):
-        return ast.Assert(c[0], self._sp(meta))
-
-    def empty_stmt(self, _):
-        return None
-
-    # expressions
-    @v_args(meta=True)
-    def call(self, meta, c):
-        return ast.Call(self._ident(c[0]), c[1] if len(c) > 1 else (), self._sp(meta))
-
-    def args(self, c):
-        return tuple(c)
-
-    @v_args(meta=True)
-    def arg(self, meta, c):
-        keyword = self._ident(c[0]) if len(c) == 2 else None
-        return ast.Arg(keyword, c[-1], self._sp(meta))
-
-    @v_args(meta=True)
-    def or_chain(self, meta, c):
-        return c[0] if len(c) == 1 else ast.BoolOp("||", tuple(c), self._sp(meta))
-
-    @v_args(meta=True)
-    def and_chain(self, meta, c):
-        return c[0] if len(c) == 1 else ast.BoolOp("&&", tuple(c), self._sp(meta))
-
-    @v_args(meta=True)
-    def not_expr(self, meta, c):
-        return ast.Not(c[0], self._sp(meta))
-
-    @v_args(meta=True)
-    def compare(self, meta, c):
-        return ast.Compare(str(c[1]), c[0], c[2], self._sp(meta))
-
-    @v_args(meta=True)
-    def name(self, meta, c):
-        return ast.Name(self._ident(c[0]), self._sp(meta))
-
-    @v_args(meta=True)
-    def int_lit(self, meta, c):
-        return ast.IntLit(int(c[0]), self._sp(meta))
-
-    @v_args(meta=True)
-    def true_lit(self, meta, c):
-        return ast.BoolLit(True, self._sp(meta))
-
-    @v_args(meta=True)
-    def false_lit(self, meta, c):
-        return ast.BoolLit(False, self._sp(meta))
-
-    @v_args(meta=True)
-    def null_lit(self, meta, c):
-        return ast.NullLit(self._sp(meta))
-
-    @v_args(meta=True)
-    def string_lit(self, meta, c):
-        return ast.StringLit(_unquote(c[0]), self._sp(meta))
+    def unparsed(self, index: int) -> int:
+        """Report a run of stray characters (or an unterminated comment) once; skip it."""
+        first = self.tokens.get(index)
+        end = index
+        while (following := self.tokens.get(end + 1)) is not None and \
+                following.type == "BAD" and following.start_pos == self.tokens.get(end).end_pos:
+            end += 1
+        last = self.tokens.get(end)
+        run = "".join(self.tokens.get(i) for i in range(index, end + 1))
+        message, hint = _stray_text(first, run)
+        span = Span(self.path, first.line, first.column, last.end_line, last.end_column)
+        self.report(Diagnostic(SYNTAX_ERROR, message, span, (hint,) if hint else ()))
+        if first.type == "BLOCK_COMMENT":
+            raise _Stop()
+        if first in ('"', "#"):    # an unterminated string, a `#include`: skip the line
+            while (following := self.tokens.get(end + 1)) is not None and \
+                    following.type != "$END" and following.line == first.line:
+                end += 1
+        self.last_repair = end
+        return end + 1
 
 
-def _unquote(token: Token) -> str:
-    text = str(token)[1:-1]
-    return text.replace('\\"', '"').replace("\\\\", "\\")
+STRAY_HINTS = {
+    "#": "comments are `// ...` or `/* ... */`; there is no preprocessor",
+    "'": "strings use double quotes",
+    "\0": "a spec is text, but this is a NUL byte",
+    "[": "lockspec has no arrays: declare one name per lock (`lock a0, a1 : mutex`)",
+    "]": "lockspec has no arrays: declare one name per lock (`lock a0, a1 : mutex`)",
+}
+
+
+def _stray_text(first: Token, run: str) -> tuple[str, str]:
+    if first.type == "BLOCK_COMMENT":
+        return "unterminated comment: `/*` without `*/`", ""
+    if first == '"':
+        return "unterminated string", 'a string ends with `"` on the same line'
+    shown = "".join(c if c.isprintable() and not c.isspace() else repr(c)[1:-1]
+                    for c in run[:16]) + ("..." if len(run) > 16 else "")
+    what = "character" if len(run) == 1 else "characters"
+    hint = STRAY_HINTS.get(str(first), "")
+    if not hint and not str(first).isascii():
+        hint = "names are ASCII letters, digits and `_`"
+    return f"unexpected {what} `{shown}`", hint
+
+
+def _made(kind: str, text: str, near: Token) -> Token:
+    """A token the parser is given as a repair, placed just after `near`."""
+    line, col, pos = near.end_line, near.end_column, near.end_pos
+    return Token(kind, text, pos, line, col, line, col + len(text), pos)
 
 
 def parse(path: str, text: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse one spec. Returns the module (None if it has syntax errors) and errors."""
-    parser = _lark()
-    diags = _check_lexing_and_nesting(parser, path, text)
-    if diags:
-        return None, diags
-    errors: list[Diagnostic] = []
-
-    def on_error(err: lark.exceptions.UnexpectedInput) -> bool:
-        diag = _describe(parser, path, text, err)
-        if not errors or errors[-1].span.line != diag.span.line:
-            errors.append(diag)
-        return len(errors) < MAX_SYNTAX_ERRORS
-
-    try:
-        tree = parser.parse(text, on_error=on_error)
-    except lark.exceptions.UnexpectedInput as err:
-        if not errors:
-            errors.append(_describe(parser, path, text, err))
-        return None, errors
-    if errors:
-        return None, errors
-    decls = _Builder(path).transform(tree)
+    driver = _Driver(path, text)
+    tree = driver.run()
+    if tree is None:
+        return None, sorted(driver.errors, key=Diagnostic.sort_key)
+    decls = Builder(path).transform(tree)
     return ast.Module(path, tuple(decls)), []
-
-
-def _check_lexing_and_nesting(parser: lark.Lark, path: str, text: str) -> list[Diagnostic]:
-    """Lex the whole file first: bad characters and runaway nesting are reported here."""
-    depth = 0
-    try:
-        for token in parser.lex(text, dont_ignore=False):
-            if token in ("{", "("):
-                depth += 1
-                if depth > MAX_NESTING:
-                    span = _span(path, token)
-                    return [Diagnostic(SYNTAX_ERROR,
-                                       f"nesting deeper than {MAX_NESTING} levels", span,
-                                       ("split the body into functions with `fn`",))]
-            elif token in ("}", ")"):
-                depth -= 1
-    except lark.exceptions.UnexpectedCharacters as err:
-        return [_describe(parser, path, text, err)]
-    return []
-
-
-def _describe(parser: lark.Lark, path: str, text: str, err) -> Diagnostic:
-    line, col = max(1, err.line), max(1, err.column)
-    token = getattr(err, "token", None)
-    if isinstance(err, lark.exceptions.UnexpectedCharacters):
-        char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
-        shown = repr(char)[1:-1] if not char.isprintable() else char
-        return Diagnostic(SYNTAX_ERROR, f"unexpected character `{shown}`",
-                          Span(path, line, col, line, col + 1))
-    expected = sorted(getattr(err, "expected", None) or getattr(err, "allowed", None) or ())
-    names = sorted({_terminal_name(parser, name) for name in expected})
-    if token is None or token.type == "$END":
-        found = "end of file"
-        end_line, end_col = line, col + 1
-    else:
-        found = f"`{token}`"
-        end_line, end_col = token.end_line or line, token.end_column or col + 1
-    message = f"unexpected {found}; expected {_join(names)}"
-    span = Span(path, line, col, end_line, end_col)
-    hints = _hints(set(expected), parser, token, err)
-    if "SEMICOLON" in expected and token is not None and _on_later_line(err):
-        prev = err.interactive_parser.parser_state.value_stack[-1]
-        span = _after(path, prev)
-        message = f"missing `;` before {found}"
-    return Diagnostic(SYNTAX_ERROR, message, span, tuple(hints))
-
-
-def _on_later_line(err) -> bool:
-    interactive = getattr(err, "interactive_parser", None)
-    if interactive is None or not interactive.parser_state.value_stack:
-        return False
-    prev = interactive.parser_state.value_stack[-1]
-    prev_line = getattr(prev, "end_line", None) or getattr(getattr(prev, "meta", None), "end_line", None)
-    return bool(prev_line) and err.token.line is not None and err.token.line > prev_line
-
-
-def _after(path: str, prev) -> Span:
-    meta = prev if isinstance(prev, Token) else prev.meta
-    return Span(path, meta.end_line, meta.end_column, meta.end_line, meta.end_column + 1)
-
-
-def _hints(expected: set[str], parser: lark.Lark, token, err) -> list[str]:
-    literal = {_terminal_name(parser, name) for name in expected}
-    hints = []
-    if "`in`" in literal and token is not None and str(token) in ("{", "("):
-        hints.append("a path names its execution context: `path NAME in process { ... }` "
-                     "(process, softirq, hardirq, irq_work, workqueue)")
-    if token is not None and token.type == "NAME" and "`(`" in literal:
-        hints.append("a call needs parentheses: `NAME(args);`")
-    if token is not None and str(token) == "=" and "`:`" in literal:
-        hints.append("declarations use `:` before the kind: `lock NAME : mutex`")
-    return hints
-
-
-def _terminal_name(parser: lark.Lark, name: str) -> str:
-    if name in TERMINAL_NAMES:
-        return TERMINAL_NAMES[name]
-    try:
-        pattern = parser.get_terminal(name).pattern
-    except KeyError:
-        return name.lower()
-    if pattern.type == "str":
-        return f"`{pattern.value}`"
-    return name.lower()
-
-
-def _join(names: list[str]) -> str:
-    if not names:
-        return "nothing here"
-    if len(names) > 6:
-        return ", ".join(names[:6]) + f", or one of {len(names) - 6} more"
-    if len(names) == 1:
-        return names[0]
-    return ", ".join(names[:-1]) + " or " + names[-1]
