@@ -1,101 +1,70 @@
-"""The graph engine: lockdep's rules over every path of a spec, order-independent."""
+"""The graph engine: lockdep's rules over every path of a spec, order-independent.
+
+Each thread's code is walked once over all its paths (model.walk); the
+acquisitions give the class dependency graph (model.lockgraph) and the irq
+usage bits. lockdep validates incrementally and stops at its first report;
+here every rule is decided on the final graph and usage bits, which is what
+makes the verdict independent of the order paths are written or run in:
+
+- deadlock: closed strong paths (checker.graph_cycles), status potential;
+- irq-inversion and inconsistent-irq-state (checker.graph_usage);
+- recursive-locking, invalid-wait-context, order-violation, bad-unlock,
+  held-at-exit, assertion (checker.graph_rules), confirmed: they need no
+  interleaving.
+"""
 from __future__ import annotations
 
-from collections import deque
+import gc
+from contextlib import contextmanager
 
-import networkx as nx
-
-from checker.findings import CONFIRMED, POTENTIAL, EngineRun, Finding, Link
+from checker.findings import EngineRun, Finding
+from checker.graph_cycles import deadlock_findings, edge_types
+from checker.graph_rules import (order_findings, problem_findings, recursion_findings,
+                                 wait_context_findings)
+from checker.graph_usage import collect_usage, inconsistent_findings, inversion_findings
 from model import ir
-from model.lockgraph import Dependency, build_lock_graph
-from model.walk import WalkResult, walk_program
+from model.lockgraph import build_lock_graph
+from model.walk import walk_program
 
 
-def shortest_cycle(graph: nx.MultiDiGraph, component: set[str]) -> list[Dependency]:
-    """The shortest cycle inside one strongly connected component, by BFS from each node."""
-    best: list[Dependency] | None = None
-    for start in sorted(component):
-        parents: dict[str, tuple[str, Dependency] | None] = {start: None}
-        queue = deque([start])
-        found = None
-        while queue and found is None:
-            node = queue.popleft()
-            for _, succ, data in sorted(graph.out_edges(node, data=True),
-                                        key=lambda e: (e[1], str(e[2]["dep"].site))):
-                if succ not in component:
-                    continue
-                if succ == start:
-                    found = (node, data["dep"])
-                    break
-                if succ not in parents:
-                    parents[succ] = (node, data["dep"])
-                    queue.append(succ)
-        if found is None:
-            continue
-        chain = [found[1]]
-        node = found[0]
-        while parents[node] is not None:
-            prev, dep = parents[node]
-            chain.append(dep)
-            node = prev
-        chain.reverse()
-        if best is None or len(chain) < len(best):
-            best = chain
-    return best or []
-
-
-def deadlock_findings(graph: nx.MultiDiGraph) -> list[Finding]:
-    findings = []
-    for component in nx.strongly_connected_components(graph):
-        nodes = set(component)
-        if len(nodes) == 1:
-            node = next(iter(nodes))
-            if not graph.has_edge(node, node):
-                continue
-        chain = shortest_cycle(graph, nodes)
-        if chain:
-            findings.append(_cycle_finding(chain))
-    return findings
-
-
-def _cycle_finding(chain: list[Dependency]) -> Finding:
-    locks = tuple(dep.prev_lock for dep in chain)
-    order = " -> ".join(locks + (locks[0],))
-    links = tuple(Link(f"{dep.prev_lock} -> {dep.next_lock} in {dep.code} "
-                       f"(holding {', '.join(dep.held)})", dep.site.span) for dep in chain)
-    last = chain[-1]
-    table = _abba_table(chain)
-    return Finding("deadlock", f"lock cycle {order}", last.site.span, "graph",
-                   status=POTENTIAL, locks=locks,
-                   paths=tuple(sorted({dep.code for dep in chain})), chain=links,
-                   unsafe_scenario=table)
-
-
-def _abba_table(chain: list[Dependency]) -> tuple[tuple[int, str], ...]:
-    """lockdep's "Possible unsafe locking scenario": CPU i holds the i-th lock of the
-    cycle, then every CPU asks for the next one."""
-    holds = tuple((cpu, f"lock({dep.prev_lock});") for cpu, dep in enumerate(chain))
-    wants = tuple((cpu, f"lock({dep.next_lock});") for cpu, dep in enumerate(chain))
-    return holds + wants
-
-
-def problem_findings(walks: dict[str, WalkResult]) -> list[Finding]:
-    findings = []
-    for code_id in sorted(walks):
-        for problem in walks[code_id].problems:
-            chain = tuple(Link(f"{h.lock} acquired here", h.site.span) for h in problem.held)
-            findings.append(Finding(problem.kind, problem.message, problem.site.span, "graph",
-                                    status=CONFIRMED, locks=problem.locks,
-                                    paths=(code_id,), chain=chain))
-    return findings
+@contextmanager
+def _without_gc_passes():
+    """The engine allocates a million small acyclic records at kernel scale; the
+    cyclic collector would re-scan the whole compiled program on each of its
+    passes (half the run time) and has nothing to collect here. Refcounting
+    still frees everything; the collector's previous state is restored."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def run_graph_engine(program: ir.Program) -> tuple[list[Finding], EngineRun]:
+    with _without_gc_passes():
+        return _run(program)
+
+
+def _run(program: ir.Program) -> tuple[list[Finding], EngineRun]:
     walks = walk_program(program)
     graph = build_lock_graph(program, walks)
-    findings = deadlock_findings(graph) + problem_findings(walks)
-    truncated = any(w.truncated for w in walks.values())
-    detail = (f"{graph.number_of_nodes()} lock classes, {graph.number_of_edges()} dependencies "
+    types = edge_types(graph)
+    kinds = {cls: data["kind"] for cls, data in graph.nodes(data=True)}
+    usage = collect_usage(walks)
+    findings = (deadlock_findings(types)
+                + inversion_findings(usage, types, kinds)
+                + inconsistent_findings(usage)
+                + recursion_findings(walks)
+                + wait_context_findings(program, walks)
+                + order_findings(program, walks)
+                + problem_findings(walks))
+    findings.sort(key=Finding.sort_key)
+    truncated = sorted(code for code, walk in walks.items() if walk.truncated)
+    detail = (f"{graph.number_of_nodes()} lock classes used, {len(types)} dependencies "
               f"over {len(walks)} threads")
+    if truncated:
+        detail += f"; walk truncated in {', '.join(truncated[:3])}"
     outcome = "inconclusive" if truncated else "complete"
     return findings, EngineRun("graph", outcome, detail, exhaustive=not truncated)

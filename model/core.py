@@ -103,6 +103,7 @@ INT_CONSTANTS = {"SINGLE_DEPTH_NESTING": 1}
 # Options a spec may set with `option NAME [= value]`.
 OPTIONS = {
     "lockdep_selftest": bool,   # read_lock() is a recursive read everywhere
+    "prove_raw_lock_nesting": bool,  # CONFIG_PROVE_RAW_LOCK_NESTING: no spinlock_t in raw contexts
     "bound": int,               # interleaving search depth bound
     "timeout": int,             # seconds for the interleaving search
     "cpus": int,

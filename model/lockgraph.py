@@ -1,9 +1,12 @@
 """The lock dependency graph: a networkx MultiDiGraph over lock classes.
 
-An edge prev -> next is added the way lockdep's check_prevs_add() adds them:
+An edge prev -> next is added the way lockdep's validate_chain() adds them:
+check_deadlock() first (same-class nesting is either allowed, serialised by a
+nest lock -- then no edge at all -- or a recursion bug), then check_prevs_add():
 from the innermost checked lock held in the same irq context, continuing past
 trylocks, never into a trylock. Each edge carries its provenance and its
-lockdep dependency type (E/S for the held lock, R/N for the new one).
+lockdep dependency type: E/S for the held lock (exclusive / shared), R/N for
+the new one (recursive reader / not).
 """
 from __future__ import annotations
 
@@ -13,6 +16,11 @@ import networkx as nx
 
 from model import ir
 from model.walk import AcquireEvent, Held, WalkResult
+
+# check_deadlock() outcomes.
+NESTING_OK = "ok"              # no held lock of the same class, or a recursive read
+NESTING_SERIALISED = "nested"  # the nest lock held earlier serialises it: no dependencies
+NESTING_RECURSIVE = "recursive"  # "possible recursive locking detected"
 
 
 @dataclass(frozen=True)
@@ -27,41 +35,78 @@ class Dependency:
     prev_site: ir.Site
     site: ir.Site              # where `next` was acquired
     held: tuple[str, ...]      # every lock held at that point, outermost first
+    prev_read: int = 0
+    next_read: int = 0
 
 
 def dependency_type(prev: Held, next_read: int) -> str:
     return ("E" if prev.read == 0 else "S") + ("R" if next_read == 2 else "N")
 
 
+def check_deadlock(event: AcquireEvent) -> tuple[str, Held | None]:
+    """lockdep's check_deadlock() for a validated (non-trylock, checked) acquisition.
+
+    A held lock of the same class is fine when the new acquisition is a recursive
+    read under a read; otherwise it is serialised only if the nest lock was met
+    earlier in the held stack, and is a recursion bug if not."""
+    if event.trylock or not event.check:
+        return NESTING_OK, None
+    nest_met = False
+    for prev in event.held:
+        if event.nest is not None and prev.lock == event.nest:
+            nest_met = True
+        if prev.lock_class != event.lock_class:
+            continue
+        if event.read == 2 and prev.read != 0:
+            continue
+        return (NESTING_SERIALISED if nest_met else NESTING_RECURSIVE), prev
+    return NESTING_OK, None
+
+
 def dependencies_of(event: AcquireEvent) -> list[Dependency]:
     if event.trylock or not event.check:
         return []
-    if event.nest is not None and any(h.lock == event.nest for h in event.held) and any(
-            h.lock_class == event.lock_class for h in event.held):
-        return []  # check_deadlock() returned 2: the nest lock serialises the nesting
+    if check_deadlock(event)[0] != NESTING_OK:
+        return []
     out = []
+    names = tuple(h.lock for h in event.held)
     for prev in reversed(event.held):
         if not prev.check:
             continue
-        out.append(Dependency(
-            prev.lock_class, event.lock_class, dependency_type(prev, event.read), event.code,
-            event.context, prev.lock, event.lock, prev.site, event.site,
-            tuple(h.lock for h in event.held)))
+        # A same-class prev here is a recursive read under a read (an SR self-loop):
+        # it can never be part of a strong cycle, so it is left out of the graph.
+        if prev.lock_class != event.lock_class:
+            out.append(Dependency(
+                prev.lock_class, event.lock_class, dependency_type(prev, event.read),
+                event.code, event.context, prev.lock, event.lock, prev.site, event.site,
+                names, prev.read, event.read))
         if not prev.trylock:
             break
     return out
 
 
 def build_lock_graph(program: ir.Program, walks: dict[str, WalkResult]) -> nx.MultiDiGraph:
-    graph = nx.MultiDiGraph()
-    for lock in program.locks.values():
-        graph.add_node(lock.lock_class, kind=lock.kind)
+    """Nodes are the lock classes some path acquires (attribute `kind`); one edge per
+    class pair and dependency type, keyed by the type, with `deps`: every provenance
+    (a code and an acquisition site), in code order -- the first is the one shown."""
+    nodes: dict[str, str] = {}
+    edges: dict[tuple[str, str, str], list[Dependency]] = {}
+    seen: set[tuple] = set()
     for code_id in sorted(walks):
         for event in walks[code_id].acquires:
-            if event.lock_class not in graph:
-                graph.add_node(event.lock_class, kind=program.locks[event.lock].kind)
+            nodes.setdefault(event.lock_class, program.locks[event.lock].kind)
             for dep in dependencies_of(event):
-                key = (dep.type, dep.code, dep.site, dep.prev_site)
-                if not graph.has_edge(dep.prev, dep.next, key):
-                    graph.add_edge(dep.prev, dep.next, key=key, dep=dep, type=dep.type)
+                # The same op reached in several states gives the same provenance.
+                mark = (dep.prev, dep.next, dep.type, dep.code, id(dep.site), id(dep.prev_site))
+                if mark not in seen:
+                    seen.add(mark)
+                    edges.setdefault((dep.prev, dep.next, dep.type), []).append(dep)
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from((cls, {"kind": kind}) for cls, kind in nodes.items())
+    graph.add_edges_from((prev, nxt, dep_type, {"type": dep_type, "dep": deps[0], "deps": deps})
+                         for (prev, nxt, dep_type), deps in edges.items())
     return graph
+
+
+def used_classes(walks: dict[str, WalkResult]) -> set[str]:
+    return {event.lock_class for walk in walks.values() for event in walk.acquires}

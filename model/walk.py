@@ -8,10 +8,21 @@ graph rules need: each acquisition with the locks held before it, irq enables
 under held locks, sleeps, bad unlocks, failed lockdep assertions and locks
 held at exit. Distinct states per op are walked once, so the work is bounded
 by (ops x distinct states), not by the number of paths.
+
+Contexts: a hardirq handler (and irq_work) starts with hardirqs and softirqs
+off; a softirq handler starts with softirqs off and hardirqs ON, as the kernel
+runs it. (lockdep's selftest SOFTIRQ_ENTER also disables hardirqs; on its
+suite this only adds ENABLED_HARDIRQ marks to locks that no hardirq-safe lock
+reaches, so every selftest keeps its verdict.)
+
+The internal state is made of small tuples (op indices instead of sites) so
+that hashing it for the visited set stays cheap at kernel scale; the public
+events carry full `Held` records with their sites.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from model import ir
 
@@ -32,17 +43,6 @@ class Held:
 
 
 @dataclass(frozen=True)
-class ThreadState:
-    held: tuple[Held, ...] = ()
-    hardirqs_off: bool = False
-    irq_saves: tuple[bool, ...] = ()
-    softirq_off: int = 0
-    preempt_off: int = 0
-    gfp_strips: tuple[frozenset[str], ...] = ()
-    cookies: tuple[tuple[str, bool], ...] = ()
-
-
-@dataclass(frozen=True)
 class AcquireEvent:
     code: str
     context: ir.Context
@@ -57,11 +57,14 @@ class AcquireEvent:
     hardirqs_off: bool
     softirqs_off: bool
     irq_context: int
+    # lockdep re-acquires the locks above one released out of order; such a
+    # re-acquisition only adds dependencies (it was validated when first taken).
+    reacquire: bool = False
 
 
 @dataclass(frozen=True)
 class EnableEvent:
-    """Irqs (or bh) were enabled while these locks were held."""
+    """Irqs (or bh) went from disabled to enabled while these locks were held."""
 
     code: str
     context: ir.Context
@@ -107,6 +110,21 @@ def class_key(lock: ir.Lock, subclass: int) -> str:
     return lock.lock_class if subclass == 0 else f"{lock.lock_class}/{subclass}"
 
 
+# ------------------------------------------------------------ thread state
+
+@dataclass(frozen=True)
+class ThreadState:
+    """A thread's lockdep-visible state (public: the interleaving engine steps it too)."""
+
+    held: tuple[Held, ...] = ()
+    hardirqs_off: bool = False
+    irq_saves: tuple[bool, ...] = ()
+    softirq_off: int = 0
+    preempt_off: int = 0
+    gfp_strips: tuple[frozenset[str], ...] = ()
+    cookies: tuple[tuple[str, bool], ...] = ()
+
+
 def initial_state(context: ir.Context) -> ThreadState:
     """Interrupt handlers run with their own kind of interrupt masked."""
     if context.is_hardirq:
@@ -116,205 +134,333 @@ def initial_state(context: ir.Context) -> ThreadState:
     return ThreadState()
 
 
+class _Entry(NamedTuple):
+    """A held lock inside the walk: `at` is the index of the acquiring op."""
+
+    lock: str
+    lock_class: str
+    read: int
+    trylock: bool
+    check: bool
+    nest: str | None
+    at: int
+    references: int = 1
+    merged: bool = False       # nest_lock re-acquisitions folded in (lockdep's references)
+
+
+class _State(NamedTuple):
+    """ThreadState's fields as a cheap-to-hash tuple, with `_Entry` held locks."""
+
+    held: tuple[_Entry, ...] = ()
+    hardirqs_off: bool = False
+    irq_saves: tuple[bool, ...] = ()
+    softirq_off: int = 0
+    preempt_off: int = 0
+    gfp_strips: tuple[frozenset, ...] = ()
+    cookies: tuple[tuple[str, bool], ...] = ()
+
+
+def _initial(context: ir.Context) -> _State:
+    start = initial_state(context)
+    return _State(hardirqs_off=start.hardirqs_off, softirq_off=start.softirq_off)
+
+
 class _Walker:
     def __init__(self, program: ir.Program, code: ir.Code, result: WalkResult):
         self.program = program
         self.code = code
+        self.ops = code.ops
         self.result = result
+        self.context = code.context
         self.irq_context = code.context.lockdep_irq_context
-        self.seen_events: set = set()
+        self.softirq_base = _initial(code.context).softirq_off
+        self.seen: set = set()
+        self.published: dict[tuple[_Entry, ...], tuple[Held, ...]] = {(): ()}
 
-    def record(self, bucket: list, event) -> None:
-        if event not in self.seen_events:
-            self.seen_events.add(event)
-            bucket.append(event)
+    # ------------------------------------------------------------ recording
+    def publics(self, held: tuple[_Entry, ...]) -> tuple[Held, ...]:
+        """The public form of a held stack, built once per distinct stack (and
+        prefix-shared, as stacks grow one lock at a time)."""
+        out = self.published.get(held)
+        if out is None:
+            entry = held[-1]
+            out = self.publics(held[:-1]) + (Held(
+                entry.lock, entry.lock_class, entry.read, entry.trylock, entry.check,
+                entry.nest, self.irq_context, self.ops[entry.at].site, entry.references),)
+            self.published[held] = out
+        return out
 
-    def problem(self, kind: str, message: str, site: ir.Site, locks=(), held=()) -> None:
-        self.record(self.result.problems, Problem(self.code.id, kind, message, site,
-                                                  tuple(locks), tuple(held)))
+    def once(self, key) -> bool:
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
 
+    def problem(self, kind: str, message: str, at: int, locks=(), held=()) -> None:
+        if self.once(("problem", kind, message, at, held)):
+            self.result.problems.append(Problem(
+                self.code.id, kind, message, self.ops[at].site, tuple(locks),
+                self.publics(held)))
+
+    # ----------------------------------------------------------------- walk
     def run(self) -> None:
-        start = (self.code.entry, initial_state(self.code.context))
+        """Depth-first over (op, state). Only ops with several incoming edges can be
+        reached twice in one state, so only there is the visited set consulted."""
+        ops = self.ops
+        joins = _join_points(ops)
+        handlers = _HANDLERS
+        start = (self.code.entry, _initial(self.context))
         stack = [start]
         visited = {start}
+        steps = 0
         while stack:
+            steps += 1
+            if steps > MAX_STATES_PER_CODE:
+                self.result.truncated = True
+                return
             index, state = stack.pop()
-            for nxt in self.step(self.code.ops[index], state):
-                if nxt not in visited:
-                    if len(visited) >= MAX_STATES_PER_CODE:
-                        self.result.truncated = True
-                        return
+            op = ops[index]
+            for nxt in handlers[type(op)](self, index, op, state):
+                if nxt[0] in joins:
+                    if nxt in visited:
+                        continue
                     visited.add(nxt)
-                    stack.append(nxt)
+                stack.append(nxt)
 
-    # Each handler returns the successor (index, state) pairs.
-    def step(self, op: ir.Op, state: ThreadState) -> list[tuple[int, ThreadState]]:
-        handler = getattr(self, "on_" + type(op).__name__)
-        return handler(op, state)
-
-    def on_Acquire(self, op: ir.Acquire, state: ThreadState):
+    # ---------------------------------------------------------------- locks
+    def on_Acquire(self, at: int, op: ir.Acquire, state: _State):
         if op.cookie:
-            already = any(h.lock == op.lock for h in state.held)
-            if already or in_atomic_strict(state, self.code.context, self.program):
-                return [(op.next, replace(state, cookies=state.cookies + ((op.lock, False),)))]
-            state = replace(state, cookies=state.cookies + ((op.lock, True),))
-        return [(op.next, self.acquire(op.lock, ir.Mode(op.mode), op.trylock, op.nest,
-                                       op.subclass, op.check, op.site, state))]
+            # dma_fence_begin_signalling(): nothing when already in a signalling
+            # section (read-held) or atomic; the cookie remembers which.
+            already = any(e.lock == op.lock and e.read != 0 for e in state.held)
+            if already or in_atomic(state, self.context, self.program):
+                return [(op.next, state._replace(cookies=state.cookies + ((op.lock, False),)))]
+            state = state._replace(cookies=state.cookies + ((op.lock, True),))
+        return [(op.next, self.acquire(at, op.lock, _READ[ir.Mode(op.mode)], op.trylock,
+                                       op.nest, op.subclass, op.check, state))]
 
-    def on_TryAcquire(self, op: ir.TryAcquire, state: ThreadState):
-        taken = self.acquire(op.lock, ir.Mode(op.mode), True, op.nest, op.subclass, True,
-                             op.site, state)
+    def on_TryAcquire(self, at: int, op: ir.TryAcquire, state: _State):
+        read = _READ[ir.Mode(op.mode)]
+        if any(e.lock == op.lock and (read == 0 or e.read == 0) for e in state.held):
+            return [(op.fail, state)]      # a task's trylock on a lock it holds fails
+        taken = self.acquire(at, op.lock, read, True, op.nest, op.subclass, True, state)
         return [(op.ok, taken), (op.fail, state)]
 
-    def acquire(self, lock_name, mode, trylock, nest, subclass, check, site, state):
+    def acquire(self, at, lock_name, read, trylock, nest, subclass, check, state):
         lock = self.program.locks[lock_name]
         key = class_key(lock, subclass)
-        same_ctx = tuple(h for h in state.held if h.irq_context == self.irq_context)
-        top = same_ctx[-1] if same_ctx else None
+        held = state.held
+        top = held[-1] if held else None
         if top is not None and nest is not None and top.lock_class == key:
-            merged = replace(top, references=top.references + 1)
-            return replace(state, held=state.held[:-1] + (merged,))
-        self.record(self.result.acquires, AcquireEvent(
-            self.code.id, self.code.context, site, lock_name, key, mode.lockdep_read,
-            trylock, check, nest, same_ctx, state.hardirqs_off, self.softirqs_off(state),
-            self.irq_context))
-        entry = Held(lock_name, key, mode.lockdep_read, trylock, check, nest,
-                     self.irq_context, site)
-        return replace(state, held=state.held + (entry,))
+            # __lock_acquire(): same class on top with a nest_lock -> one entry, counted.
+            merged = top._replace(references=top.references + 1, merged=True)
+            return state._replace(held=held[:-1] + (merged,))
+        if nest is not None and not any(_matches(e, nest, self.program) for e in held):
+            self.problem("assertion", f"`{lock_name}` is acquired nested under `{nest}`, "
+                         f"which is not held (lockdep: Nested lock was not taken)", at,
+                         (lock_name, nest), held)
+        self.record_acquire(at, lock_name, key, read, trylock, check, nest, held, state, False)
+        entry = _Entry(lock_name, key, read, trylock, check, nest, at)
+        return state._replace(held=held + (entry,))
 
-    def softirqs_off(self, state: ThreadState) -> bool:
-        return state.softirq_off > 0
+    def record_acquire(self, at, lock_name, key, read, trylock, check, nest, held, state,
+                       reacquire: bool) -> None:
+        hardirqs_off = state.hardirqs_off
+        softirqs_off = state.softirq_off > 0
+        if self.once(("acquire", at, held, hardirqs_off, softirqs_off, reacquire)):
+            self.result.acquires.append(AcquireEvent(
+                self.code.id, self.context, self.ops[at].site, lock_name, key, read, trylock,
+                check, nest, self.publics(held), hardirqs_off, softirqs_off,
+                self.irq_context, reacquire))
 
-    def on_Release(self, op: ir.Release, state: ThreadState):
+    def on_Release(self, at: int, op: ir.Release, state: _State):
         if op.cookie:
-            cookies = [c for c in state.cookies if c[0] == op.lock]
-            if not cookies:
+            positions = [i for i, c in enumerate(state.cookies) if c[0] == op.lock]
+            if not positions:
                 self.problem("bad-unlock", f"release of `{op.lock}` without a matching begin",
-                             op.site, (op.lock,), state.held)
+                             at, (op.lock,), state.held)
                 return [(op.next, state)]
-            last = max(i for i, c in enumerate(state.cookies) if c[0] == op.lock)
+            last = positions[-1]
             took = state.cookies[last][1]
-            state = replace(state, cookies=state.cookies[:last] + state.cookies[last + 1:])
+            state = state._replace(cookies=state.cookies[:last] + state.cookies[last + 1:])
             if not took:
                 return [(op.next, state)]
-        return [(op.next, self.release(op.lock, op.site, state))]
+        return [(op.next, self.release(at, op.lock, state))]
 
-    def release(self, lock_name: str, site: ir.Site, state: ThreadState) -> ThreadState:
-        for pos in range(len(state.held) - 1, -1, -1):
-            entry = state.held[pos]
-            if entry.lock != lock_name:
+    def release(self, at: int, lock_name: str, state: _State) -> _State:
+        held = state.held
+        for pos in range(len(held) - 1, -1, -1):
+            entry = held[pos]
+            if not _matches(entry, lock_name, self.program):
                 continue
-            if entry.irq_context != self.irq_context:
-                break
             if entry.references > 1:
-                kept = replace(entry, references=entry.references - 1)
-                return replace(state, held=state.held[:pos] + (kept,) + state.held[pos + 1:])
-            return replace(state, held=state.held[:pos] + state.held[pos + 1:])
-        self.problem("bad-unlock", f"`{lock_name}` is released but not held here", site,
-                     (lock_name,), state.held)
+                kept = entry._replace(references=entry.references - 1)
+                return state._replace(held=held[:pos] + (kept,) + held[pos + 1:])
+            below, above = held[:pos], held[pos + 1:]
+            self.reacquire(at, lock_name, below, above, state)
+            return state._replace(held=below + above)
+        self.problem("bad-unlock", f"`{lock_name}` is released but not held here", at,
+                     (lock_name,), held)
         return state
 
-    def on_IrqOp(self, op: ir.IrqOp, state: ThreadState):
-        return [(op.next, self.irq(op, state))]
+    def reacquire(self, at: int, released: str, below, above, state: _State) -> None:
+        """lockdep pops a lock released out of order and re-acquires the ones above it:
+        a lock nested under the released one loses its nest lock, and the re-acquired
+        locks get dependencies on what is now below them."""
+        stack = below
+        for entry in above:
+            if entry.nest == released:
+                self.problem("bad-unlock", f"`{released}` is released while `{entry.lock}`, "
+                             f"nested under it, is still held", at, (released, entry.lock),
+                             below + above)
+            if stack:
+                self.record_acquire(entry.at, entry.lock, entry.lock_class, entry.read,
+                                    entry.trylock, entry.check, entry.nest, stack, state, True)
+            stack = stack + (entry,)
 
-    def irq(self, op: ir.IrqOp, state: ThreadState) -> ThreadState:
+    # ---------------------------------------------------------- irqs and bh
+    def on_IrqOp(self, at: int, op: ir.IrqOp, state: _State):
+        return [(op.next, self.irq(at, op, state))]
+
+    def irq(self, at: int, op: ir.IrqOp, state: _State) -> _State:
         if op.what == "preempt":
             depth = state.preempt_off + (1 if op.action == "off" else -1)
-            return replace(state, preempt_off=max(0, depth))
+            return state._replace(preempt_off=max(0, depth))
         if op.what == "softirq":
-            if op.action == "off":
-                return replace(state, softirq_off=state.softirq_off + 1)
-            if state.softirq_off == 0:
-                self.problem("bad-unlock", "local_bh_enable() without local_bh_disable()",
-                             op.site)
-                return state
-            state = replace(state, softirq_off=state.softirq_off - 1)
-            if state.softirq_off == 0 and not state.hardirqs_off:
-                self.enabled("softirq", op.site, state)
-            return state
+            return self.softirq(at, op.action, state)
         if op.action == "save":
-            return replace(state, irq_saves=state.irq_saves + (state.hardirqs_off,),
-                           hardirqs_off=True)
+            return state._replace(irq_saves=state.irq_saves + (state.hardirqs_off,),
+                                  hardirqs_off=True)
         if op.action == "restore":
             if not state.irq_saves:
-                self.problem("bad-unlock", "irqs restored without a matching save", op.site)
+                self.problem("bad-unlock", "irqs restored without a matching save", at)
                 return state
             was_off = state.irq_saves[-1]
-            state = replace(state, irq_saves=state.irq_saves[:-1], hardirqs_off=was_off)
-            if not was_off:
-                self.enabled("hardirq", op.site, state)
-            return state
+            state = state._replace(irq_saves=state.irq_saves[:-1], hardirqs_off=was_off)
+            return self.hardirqs_enabled(at, state) if not was_off else state
         if op.action == "off":
-            return replace(state, hardirqs_off=True)
-        if self.code.context.is_hardirq:
-            self.problem("inconsistent-irq-state", "irqs enabled inside a hardirq handler",
-                         op.site)
-        state = replace(state, hardirqs_off=False)
-        self.enabled("hardirq", op.site, state)
+            return state._replace(hardirqs_off=True)
+        return self.hardirqs_enabled(at, state)
+
+    def hardirqs_enabled(self, at: int, state: _State) -> _State:
+        if not state.hardirqs_off:
+            return state       # lockdep ignores a redundant enable
+        if self.context.is_hardirq:
+            self.problem("inconsistent-irq-state", "irqs enabled inside a hardirq handler", at)
+        state = state._replace(hardirqs_off=False)
+        self.enabled(at, "hardirq", state)
         return state
 
-    def enabled(self, what: str, site: ir.Site, state: ThreadState) -> None:
-        if state.held:
-            self.record(self.result.enables, EnableEvent(
-                self.code.id, self.code.context, site, what, state.held,
-                state.softirq_off == 0))
+    def softirq(self, at: int, action: str, state: _State) -> _State:
+        if action == "off":
+            return state._replace(softirq_off=state.softirq_off + 1)
+        if state.softirq_off <= self.softirq_base:
+            self.problem("bad-unlock", "local_bh_enable() without local_bh_disable()", at)
+            return state
+        state = state._replace(softirq_off=state.softirq_off - 1)
+        if state.softirq_off == 0 and not state.hardirqs_off:
+            self.enabled(at, "softirq", state)
+        return state
 
-    def on_MightSleep(self, op: ir.MightSleep, state: ThreadState):
-        self.record(self.result.sleeps, SleepEvent(
-            self.code.id, self.code.context, op.site, state.held, state.hardirqs_off,
-            state.softirq_off > 0, state.preempt_off > 0))
+    def enabled(self, at: int, what: str, state: _State) -> None:
+        if state.held and self.once(("enable", at, what, state.held, state.softirq_off)):
+            self.result.enables.append(EnableEvent(
+                self.code.id, self.context, self.ops[at].site, what,
+                self.publics(state.held), state.softirq_off == 0))
+
+    # --------------------------------------------------------------- others
+    def on_MightSleep(self, at: int, op: ir.MightSleep, state: _State):
+        key = ("sleep", at, state.held, state.hardirqs_off, state.softirq_off > 0,
+               state.preempt_off > 0)
+        if self.once(key):
+            self.result.sleeps.append(SleepEvent(
+                self.code.id, self.context, op.site, self.publics(state.held),
+                state.hardirqs_off, state.softirq_off > 0, state.preempt_off > 0))
         return [(op.next, state)]
 
-    def on_GfpScope(self, op: ir.GfpScope, state: ThreadState):
+    def on_GfpScope(self, at: int, op: ir.GfpScope, state: _State):
         if op.action == "begin":
-            return [(op.next, replace(state, gfp_strips=state.gfp_strips + (op.strip,)))]
+            return [(op.next, state._replace(gfp_strips=state.gfp_strips + (op.strip,)))]
         if not state.gfp_strips:
-            self.problem("bad-unlock", "memalloc scope restored without a save", op.site)
+            self.problem("bad-unlock", "memalloc scope restored without a save", at)
             return [(op.next, state)]
-        return [(op.next, replace(state, gfp_strips=state.gfp_strips[:-1]))]
+        return [(op.next, state._replace(gfp_strips=state.gfp_strips[:-1]))]
 
-    def on_Branch(self, op: ir.Branch, state: ThreadState):
-        value = evaluate_local(op.cond, state, self.code.context, self.program)
+    def on_Branch(self, at: int, op: ir.Branch, state: _State):
+        value = evaluate_local(op.cond, state, self.context, self.program)
         if value is None:
             return [(op.then, state), (op.orelse, state)]
         return [(op.then if value else op.orelse, state)]
 
-    def on_Choice(self, op: ir.Choice, state: ThreadState):
+    def on_Choice(self, at: int, op: ir.Choice, state: _State):
         return [(target, state) for target in op.targets]
 
-    def on_StateOp(self, op: ir.StateOp, state: ThreadState):
+    def on_StateOp(self, at: int, op: ir.StateOp, state: _State):
         return [(op.next, state)]
 
-    def on_Put(self, op: ir.Put, state: ThreadState):
+    def on_Put(self, at: int, op: ir.Put, state: _State):
         return [(op.released, state), (op.next, state)]
 
-    def on_AddCallback(self, op: ir.AddCallback, state: ThreadState):
+    def on_AddCallback(self, at: int, op: ir.AddCallback, state: _State):
         return [(op.ok, state), (op.fail, state)]
 
-    def on_Spawn(self, op: ir.Spawn, state: ThreadState):
+    def on_Spawn(self, at: int, op: ir.Spawn, state: _State):
         return [(op.next, state)]
 
-    def on_Assert(self, op: ir.Assert, state: ThreadState):
-        value = evaluate_local(op.cond, state, self.code.context, self.program)
+    def on_Assert(self, at: int, op: ir.Assert, state: _State):
+        value = evaluate_local(op.cond, state, self.context, self.program)
         if value is False and is_thread_local(op.cond):
-            self.problem("assertion", f"{op.message} fails on this path", op.site,
+            self.problem("assertion", f"{op.message} fails on this path", at,
                          held=state.held)
         return [(op.next, state)]
 
-    def on_Exit(self, op: ir.Exit, state: ThreadState):
+    def on_Exit(self, at: int, op: ir.Exit, state: _State):
         if state.held:
-            names = tuple(h.lock for h in state.held)
+            names = tuple(e.lock for e in state.held)
             self.problem("held-at-exit", f"{self.code.path} can return holding "
-                         + ", ".join(f"`{n}`" for n in names), op.site, names, state.held)
-        if state.irq_saves or (state.hardirqs_off and not self.code.context.is_hardirq):
+                         + ", ".join(f"`{n}`" for n in names), at, names, state.held)
+        if state.irq_saves or (state.hardirqs_off and not self.context.is_hardirq):
             self.problem("inconsistent-irq-state",
-                         f"{self.code.path} can return with irqs disabled", op.site)
+                         f"{self.code.path} can return with irqs disabled", at)
         return []
 
 
-def evaluate_local(cond: ir.Cond, state: ThreadState, context: ir.Context,
+_OP_KINDS = (ir.Acquire, ir.TryAcquire, ir.Release, ir.IrqOp, ir.MightSleep, ir.GfpScope,
+             ir.Branch, ir.Choice, ir.StateOp, ir.Put, ir.AddCallback, ir.Spawn, ir.Assert,
+             ir.Exit)
+_READ = {ir.Mode.WRITE: 0, ir.Mode.READ: 1, ir.Mode.RECURSIVE: 2}
+
+
+_FORKS = (ir.Branch, ir.Choice, ir.TryAcquire, ir.Put, ir.AddCallback)
+
+
+def _join_points(ops: tuple[ir.Op, ...]) -> set[int]:
+    """Ops with more than one incoming edge (none in straight-line code)."""
+    if not any(isinstance(op, _FORKS) for op in ops):
+        return set()
+    seen: set[int] = set()
+    joins: set[int] = set()
+    for op in ops:
+        for target in ir.successors(op):
+            if target in seen:
+                joins.add(target)
+            seen.add(target)
+    return joins
+
+
+def _matches(entry, lock_name: str, program: ir.Program) -> bool:
+    """lockdep's match_held_lock(): the instance, or any lock of the class of an
+    entry that counts nest_lock re-acquisitions."""
+    if entry.lock == lock_name:
+        return True
+    return (getattr(entry, "merged", False)
+            and entry.lock_class == program.locks[lock_name].lock_class)
+
+
+def evaluate_local(cond: ir.Cond, state, context: ir.Context,
                    program: ir.Program) -> bool | None:
-    """The value of a condition from thread-local state, or None if it depends on shared state."""
+    """The value of a condition from thread-local state (a ThreadState or the walk's
+    own tuple form), or None if it depends on shared state."""
     if isinstance(cond, ir.CConst):
         return cond.value
     if isinstance(cond, ir.CNot):
@@ -326,13 +472,13 @@ def evaluate_local(cond: ir.Cond, state: ThreadState, context: ir.Context,
     if name == "held":
         lock, mode = args
         for entry in state.held:
-            if entry.lock == lock:
+            if _matches(entry, lock, program):
                 return not mode or (mode == "write") == (entry.read == 0)
         return False
     if name == "irqs_disabled":
         return state.hardirqs_off
     if name == "in_atomic":
-        return in_atomic_strict(state, context, program)
+        return in_atomic(state, context, program)
     if name in ("gfp_may_fs", "gfp_may_block"):
         flags = set(args)
         for strip in state.gfp_strips:
@@ -343,18 +489,26 @@ def evaluate_local(cond: ir.Cond, state: ThreadState, context: ir.Context,
     return None
 
 
-def in_atomic_strict(state: ThreadState, context: ir.Context, program: ir.Program) -> bool:
-    """in_atomic(): interrupt context, irqs or preemption off, or a spinning lock held."""
-    if context.is_interrupt or state.hardirqs_off or state.softirq_off or state.preempt_off:
+def in_atomic(state, context: ir.Context, program: ir.Program) -> bool:
+    """in_atomic(): a non-zero preempt count -- interrupt context, bh or preemption
+    disabled, or a spinning lock held (spin_lock() disables preemption). Disabling
+    irqs alone does not raise the preempt count."""
+    if context.is_interrupt or state.softirq_off or state.preempt_off:
         return True
-    return any(program.locks[h.lock].kind in ir.SPINNING_KINDS
-               or program.locks[h.lock].kind in ("rcu", "rcu_sched") for h in state.held)
+    return any(program.locks[e.lock].kind in ir.SPINNING_KINDS for e in state.held)
+
+
+# The name the interleaving engine knows it by.
+in_atomic_strict = in_atomic
 
 
 def is_thread_local(cond: ir.Cond) -> bool:
     if isinstance(cond, ir.CNot):
         return is_thread_local(cond.operand)
     return isinstance(cond, ir.CPred) and cond.name in ir.THREAD_LOCAL_PREDICATES
+
+
+_HANDLERS = {kind: getattr(_Walker, "on_" + kind.__name__) for kind in _OP_KINDS}
 
 
 def walk(program: ir.Program, code: ir.Code) -> WalkResult:

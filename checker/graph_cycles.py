@@ -1,0 +1,126 @@
+"""Deadlocks: closed *strong* dependency paths in the lock class graph.
+
+lockdep-design's Lemma: a closed path is a deadlock possibility iff it is
+strong, i.e. no two consecutive edges are -(xR)-> then -(Sx)-> (a recursive
+reader is only blocked by a write *holder*). check_noncircular() searches
+with `only_xr` marking the nodes entered through an -(xR)-> edge; here the
+search runs on the product graph of (class, entered-through-xR) states, so a
+cycle of states is exactly a closed strong path, wrap-around included, and
+the verdict does not depend on the order edges were added (lockdep marks a
+class visited once, whichever way it was reached first).
+
+Only strongly connected components of the class graph are expanded; each
+strong component of the product graph gets one witness, a shortest cycle
+found breadth-first from its smallest state.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import networkx as nx
+
+from checker.findings import POTENTIAL, Finding
+from checker.graph_explain import chain_exists, circular_scenario, dependency_link, user_span
+from model.lockgraph import Dependency
+
+EdgeTypes = dict[tuple[str, str], dict[str, Dependency]]
+
+
+def edge_types(graph: nx.MultiDiGraph) -> EdgeTypes:
+    """For each class pair, its dependency types, each with the provenance shown."""
+    types: EdgeTypes = {}
+    for prev, nxt, dep_type, dep in graph.edges(keys=True, data="dep"):
+        types.setdefault((prev, nxt), {})[dep_type] = dep
+    return types
+
+
+def allowed(dep_type: str, entered_by_xr: bool) -> bool:
+    """-(xR)-> followed by -(Sx)-> is not a strong path."""
+    return not (entered_by_xr and dep_type[0] == "S")
+
+
+def strong_cycles(types: EdgeTypes) -> list[list[Dependency]]:
+    class_graph = nx.DiGraph()
+    class_graph.add_edges_from(types)
+    cycles: list[list[Dependency]] = []
+    seen: set[frozenset] = set()
+    components = sorted(sorted(c) for c in nx.strongly_connected_components(class_graph)
+                        if len(c) > 1)
+    for component in components:
+        product = _product_graph(types, set(component))
+        for states in sorted(sorted(c) for c in nx.strongly_connected_components(product)
+                             if len(c) > 1):
+            chain = _witness(product, states, types)
+            signature = frozenset((d.prev, d.next) for d in chain)
+            if chain and signature not in seen:
+                seen.add(signature)
+                cycles.append(chain)
+    return cycles
+
+
+def _product_graph(types: EdgeTypes, members: set[str]) -> nx.DiGraph:
+    product = nx.DiGraph()
+    for (prev, nxt), by_type in types.items():
+        if prev not in members or nxt not in members:
+            continue
+        for entered_by_xr in (False, True):
+            for dep_type in sorted(by_type):
+                if allowed(dep_type, entered_by_xr):
+                    target = (nxt, dep_type[1] == "R")
+                    source = (prev, entered_by_xr)
+                    if not product.has_edge(source, target):
+                        product.add_edge(source, target, type=dep_type)
+    return product
+
+
+def _witness(product: nx.DiGraph, states: list, types: EdgeTypes) -> list[Dependency]:
+    """A shortest cycle through the smallest state, breadth-first inside the component."""
+    members = set(states)
+    start = states[0]
+    parent: dict = {start: None}
+    queue = deque([start])
+    closing = None
+    while queue and closing is None:
+        node = queue.popleft()
+        for succ in sorted(product.successors(node)):
+            if succ not in members:
+                continue
+            if succ == start:
+                closing = node
+                break
+            if succ not in parent:
+                parent[succ] = node
+                queue.append(succ)
+    if closing is None:
+        return []
+    path = []
+    node = closing
+    while node is not None:
+        path.append(node)
+        node = parent[node]
+    walk = path[::-1] + [start]
+    chain = []
+    for source, target in zip(walk, walk[1:]):
+        dep_type = product.edges[source, target]["type"]
+        chain.append(types[(source[0], target[0])][dep_type])
+    return chain
+
+
+def deadlock_findings(types: EdgeTypes) -> list[Finding]:
+    return [_cycle_finding(chain) for chain in strong_cycles(types)]
+
+
+def _cycle_finding(chain: list[Dependency]) -> Finding:
+    classes = [dep.prev for dep in chain]
+    order = " -> ".join(classes + [classes[0]])
+    message = f"circular lock dependency {order}"
+    extra = chain_exists(chain)
+    if extra:
+        message += f" ({extra})"
+    locks = tuple(dict.fromkeys(name for dep in chain for name in (dep.prev_lock, dep.next_lock)))
+    return Finding(
+        "deadlock", message, user_span(chain[-1].site), "graph", status=POTENTIAL,
+        locks=locks, paths=tuple(sorted({dep.code for dep in chain})),
+        chain=tuple(dependency_link(dep) for dep in chain),
+        unsafe_scenario=circular_scenario(chain),
+        reason="a closed strong path in the lock graph; no interleaving has decided it yet")
