@@ -1,7 +1,13 @@
-"""Reading spec files and their imports. Problems become diagnostics."""
+"""Reading spec files and their imports. Problems become diagnostics.
+
+`import kernel` is the prelude (model/prelude/kernel.lspec) and `import
+kernel.x` one of its baselines (model/prelude/kernel/x.lspec); any other name
+is a file relative to the importing one (`import dir.file` is dir/file.lspec).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from model import ast
@@ -9,6 +15,7 @@ from model.parser import parse
 from model.span import SYNTAX_ERROR, UNKNOWN_NAME, Diagnostic, SourceFile, Span
 
 PRELUDE_DIR = Path(__file__).parent / "prelude"
+PRELUDE = "kernel"
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
@@ -23,9 +30,9 @@ class Loaded:
 
 def read_source(path: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:
     if len(data) > MAX_FILE_BYTES:
-        span = Span(path, 1, 1, 1, 2)
         return SourceFile(path, ""), [Diagnostic(
-            SYNTAX_ERROR, f"spec is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", span)]
+            SYNTAX_ERROR, f"spec is {len(data) / (1024 * 1024):.1f} MiB; lockspec reads specs "
+            f"up to {MAX_FILE_BYTES // (1024 * 1024)} MiB", Span(path, 1, 1, 1, 2))]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -46,15 +53,21 @@ def load(path: str, data: bytes) -> Loaded:
     sources: dict[str, SourceFile] = {}
     diags: list[Diagnostic] = []
     modules: list[ast.Module] = []
-    seen: set[str] = set()
-    queue: list[tuple[str, bytes | None]] = [(path, data)]
+    seen: set[Path] = set()
+    queue: list[tuple[str, bytes | None, ast.Import | None]] = [(path, data, None)]
     while queue:
-        file, content = queue.pop(0)
-        if file in seen:
+        file, content, importer = queue.pop(0)
+        key = Path(file).resolve()
+        if key in seen:
             continue
-        seen.add(file)
+        seen.add(key)
         if content is None:
-            content = Path(file).read_bytes()
+            try:
+                content = Path(file).read_bytes()
+            except OSError as err:
+                diags.append(Diagnostic(UNKNOWN_NAME, f"cannot read `{file}` to import it: "
+                                        f"{err.strerror or err}", importer.span))
+                continue
         source, problems = read_source(file, content)
         sources[file] = source
         diags += problems
@@ -64,6 +77,11 @@ def load(path: str, data: bytes) -> Loaded:
         diags += problems
         if module is None:
             continue
+        if importer is None and not module.decls:
+            diags.append(Diagnostic(SYNTAX_ERROR, "this spec is empty: there is nothing to check",
+                                    Span(file, 1, 1, 1, 2),
+                                    ("a spec declares locks and the paths that take them; "
+                                     "see docs/language.md",)))
         modules.append(module)
         for decl in module.decls:
             if isinstance(decl, ast.Import):
@@ -71,18 +89,59 @@ def load(path: str, data: bytes) -> Loaded:
                 if target is None:
                     diags.append(Diagnostic(
                         UNKNOWN_NAME, f"no module `{decl.dotted}` to import", decl.span,
-                        ("modules are `kernel`, `kernel.dma_resv_order`, `kernel.mm_order`, "
-                         "or a .lspec file relative to this one (`import dir.file`)",)))
+                        (_import_hint(decl),)))
                 else:
-                    queue.append((target, None))
+                    queue.append((target, None, decl))
     return Loaded(tuple(modules), sources, tuple(diags))
 
 
 def resolve_import(importer: str, decl: ast.Import) -> str | None:
     parts = [p.text for p in decl.module]
-    candidates = [Path(importer).parent.joinpath(*parts).with_suffix(".lspec"),
-                  PRELUDE_DIR.joinpath(*parts).with_suffix(".lspec")]
+    if parts[0] == PRELUDE:
+        candidates = [PRELUDE_DIR.joinpath(*parts).with_suffix(".lspec")]
+    else:
+        candidates = [Path(importer).parent.joinpath(*parts).with_suffix(".lspec")]
     for candidate in candidates:
         if candidate.is_file():
             return str(candidate)
     return None
+
+
+def _import_hint(decl: ast.Import) -> str:
+    if decl.module[0].text == PRELUDE:
+        return "kernel modules: " + ", ".join(prelude_modules())
+    return (f"`import {decl.dotted}` reads {'/'.join(p.text for p in decl.module)}.lspec "
+            "next to this file; the kernel prelude is `import kernel`")
+
+
+def prelude_modules() -> list[str]:
+    return sorted(".".join(file.relative_to(PRELUDE_DIR).with_suffix("").parts)
+                  for file in PRELUDE_DIR.rglob("*.lspec"))
+
+
+@lru_cache(maxsize=1)
+def prelude_declarations() -> dict[str, tuple[str, str]]:
+    """What each prelude module declares: name -> (module to import, its file)."""
+    out: dict[str, tuple[str, str]] = {}
+    for name in prelude_modules():
+        file = PRELUDE_DIR.joinpath(*name.split(".")).with_suffix(".lspec")
+        module, _ = parse(str(file), file.read_text(encoding="utf-8"))
+        for decl in module.decls if module is not None else ():
+            for ident in _declared_names(decl):
+                out.setdefault(ident, (name, str(file)))
+    return out
+
+
+def _declared_names(decl: ast.Decl) -> list[str]:
+    if isinstance(decl, (ast.LockDecl, ast.ObjectDecl)):
+        return [ident.text for ident in decl.names]
+    if isinstance(decl, (ast.FnDecl, ast.PathDecl)):
+        return [decl.name.text]
+    return []
+
+
+def not_imported(loaded: Loaded) -> dict[str, str]:
+    """Prelude names the spec could use by importing their module: name -> module."""
+    files = {module.path for module in loaded.modules}
+    return {name: module for name, (module, file) in sorted(prelude_declarations().items())
+            if file not in files}

@@ -13,9 +13,12 @@ from typing import Callable
 
 from model import ast, core, ir
 from model.resolve import Resolved
-from model.span import TYPE_ERROR, Diagnostic, Span
+from model.resolve_body import if_chain
+from model.span import Span
 
 MAX_OPS_PER_CODE = 200_000
+MAX_WORK_PER_CODE = 1_000_000   # statements and conditions lowered, emitted or not
+MAX_LOWERING_DEPTH = 200        # blocks, conditions and calls nested after inlining
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Frame:
     stack: tuple[Span, ...]
     ret: int | None = None                     # where `return;` goes
     ret_targets: tuple[int, int] | None = None  # (true, false) for `return e;`
+    running: frozenset[tuple[str, str]] = frozenset()  # (callback or release fn, object)
 
 
 class LoweringError(Exception):
@@ -41,20 +45,41 @@ class _CodeBuilder:
         self.lowerer = lowerer
         self.context = context
         self.ops: list[ir.Op] = []
+        self.work = 0
+        self.depth = 0
 
     def emit(self, op: ir.Op) -> int:
         if len(self.ops) >= MAX_OPS_PER_CODE:
             self.lowerer.error(f"a thread lowers to more than {MAX_OPS_PER_CODE} steps",
-                               ir.Site(op.site.span).span)
+                               op.site.span, op.site.stack)
             raise LoweringError()
         self.ops.append(op)
         return len(self.ops) - 1
+
+    def enter(self, span: Span, frame: Frame) -> None:
+        """Count the work and the nesting; both are bounded, so that inlining and
+        unrolling cannot run away on any input."""
+        self.work += 1
+        self.depth += 1
+        if self.work > MAX_WORK_PER_CODE:
+            self.lowerer.error("a thread is too large once calls are inlined and `repeat` "
+                               f"unrolled (more than {MAX_WORK_PER_CODE} steps)", span,
+                               frame.stack)
+            raise LoweringError()
+        if self.depth > MAX_LOWERING_DEPTH:
+            self.lowerer.error(f"blocks and calls nest more than {MAX_LOWERING_DEPTH} deep "
+                               "once calls are inlined", span, frame.stack)
+            raise LoweringError()
 
     # ------------------------------------------------------------- statements
     def stmts(self, stmts: tuple[ast.Stmt, ...], k: int, frame: Frame) -> int:
         entry = k
         for stmt in reversed(stmts):
-            entry = self.stmt(stmt, entry, frame)
+            self.enter(stmt.span, frame)
+            try:
+                entry = self.stmt(stmt, entry, frame)
+            finally:
+                self.depth -= 1
         return entry
 
     def stmt(self, stmt: ast.Stmt, k: int, frame: Frame) -> int:
@@ -64,9 +89,12 @@ class _CodeBuilder:
         if isinstance(stmt, ast.CallStmt):
             return self.call_stmt(stmt.call, k, frame)
         if isinstance(stmt, ast.If):
-            then = self.stmts(stmt.then.stmts, k, frame)
-            orelse = self.stmt(stmt.orelse, k, frame) if stmt.orelse is not None else k
-            return self.cond(stmt.cond, then, orelse, frame)
+            arms, orelse = if_chain(stmt)
+            entry = self.stmts(orelse.stmts, k, frame) if orelse is not None else k
+            for arm in reversed(arms):
+                then = self.stmts(arm.then.stmts, k, frame)
+                entry = self.cond(arm.cond, then, entry, frame)
+            return entry
         if isinstance(stmt, ast.Either):
             targets = tuple(self.stmts(b.stmts, k, frame) for b in stmt.branches)
             return self.emit(ir.Choice(site, targets))
@@ -140,18 +168,25 @@ class _CodeBuilder:
         return self.emit(ir.StateOp(name, obj, site, k))
 
     def put(self, obj: str, site: ir.Site, k: int, frame: Frame) -> int:
+        """Drop a reference; the release function runs when it was the last. A put
+        inside the object's own release function cannot release it again (the count
+        is already zero), so the release is not inlined into itself."""
         release = self.lowerer.resolved.objects[obj].options.get("release")
         released = k
-        if release is not None:
+        if release is not None and (release.text, obj) not in frame.running:
             fn = self.lowerer.resolved.fns[release.text]
             callee = self.lowerer.enter_callback(fn, site, frame, obj)
             released = self.stmts(fn.body.stmts, k, dataclasses.replace(callee, ret=k))
         return self.emit(ir.Put(obj, site, released, k))
 
     def callbacks(self, fence: str, site: ir.Site, k: int, frame: Frame) -> int:
-        """After a signal, every callback armed on the fence runs, in this context."""
+        """After a signal, every callback armed on the fence runs, in this context.
+        A callback is disarmed before it runs, so a signal inside it cannot run it
+        again and is not inlined into itself."""
         entry = k
         for cb in sorted(self.lowerer.callbacks.get(fence, ()), reverse=True):
+            if (cb, fence) in frame.running:
+                continue
             fn = self.lowerer.resolved.fns[cb]
             callee = self.lowerer.enter_callback(fn, site, frame, fence)
             body = self.stmts(fn.body.stmts, entry, dataclasses.replace(callee, ret=entry))
@@ -171,6 +206,14 @@ class _CodeBuilder:
 
     # ------------------------------------------------------------- conditions
     def cond(self, expr: ast.Expr, t: int, f: int, frame: Frame) -> int:
+        self.enter(expr.span, frame)
+        try:
+            return self.branch_on(expr, t, f, frame)
+        finally:
+            self.depth -= 1
+
+    def branch_on(self, expr: ast.Expr, t: int, f: int, frame: Frame) -> int:
+        """Code that goes to `t` when `expr` holds and to `f` otherwise."""
         site = ir.Site(expr.span, frame.stack)
         if isinstance(expr, ast.Not):
             return self.cond(expr.operand, f, t, frame)

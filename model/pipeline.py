@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from model import ir
-from model.loader import load
+from model.loader import load, not_imported
 from model.program import build_program
 from model.resolve import resolve
 from model.span import Diagnostic, SourceFile
@@ -21,7 +21,7 @@ def compile_spec(path: str, data: bytes) -> Compiled:
     loaded = load(path, data)
     if loaded.diagnostics or not loaded.modules:
         return Compiled(None, loaded.diagnostics, loaded.sources)
-    resolved, diags = resolve(loaded.modules)
+    resolved, diags = resolve(loaded.modules, not_imported(loaded))
     if diags:
         return Compiled(None, tuple(diags), loaded.sources)
     program, diags = build_program(resolved, loaded.sources)

@@ -8,7 +8,6 @@ from model.lower import Frame, LoweringError, Value, _CodeBuilder
 from model.resolve import Resolved
 from model.span import TYPE_ERROR, Diagnostic, SourceFile, Span
 
-MAX_CALLBACK_ROUNDS = 4
 MAX_CALL_DEPTH = 64
 
 
@@ -92,27 +91,26 @@ class _Lowerer:
 
     # ----------------------------------------------------------------- binding
     def bind(self, call: ast.Call, formal, frame: Frame) -> dict[str, Value]:
-        """Bind a call's arguments to `formal` [(name, types, default)], checking types."""
-        names = [f[0] for f in formal]
+        """Bind a call's arguments to `formal` [(name, types, default)], checking the
+        types resolution could not know (values of untyped parameters)."""
+        bound = bind_args(call, [f[0] for f in formal])
+        if bound is None:
+            self.error(f"the arguments of `{call.name.text}` do not fit its parameters",
+                       call.span, frame.stack)
+            raise LoweringError()
         args: dict[str, Value] = {}
-        positional = [a for a in call.args if a.keyword is None]
-        for name, arg in zip(names, positional):
-            args[name] = self.typed(call, name, formal, arg, frame)
-        for arg in call.args:
-            if arg.keyword is not None:
-                args[arg.keyword.text] = self.typed(call, arg.keyword.text, formal, arg, frame)
-        for name, _, default in formal:
-            if name not in args:
-                if default is core.REQUIRED:
-                    raise LoweringError()  # reported by resolution
+        for name, types, default in formal:
+            if name in bound:
+                args[name] = self.typed(call, name, types, bound[name], frame)
+            elif default is core.REQUIRED:
+                self.error(f"`{call.name.text}` is missing argument `{name}`", call.span,
+                           frame.stack)
+                raise LoweringError()
+            else:
                 args[name] = Value("null" if default is None else "default", default)
         return args
 
-    def typed(self, call, name, formal, arg: ast.Arg, frame: Frame) -> Value:
-        types = next(f[1] for f in formal if f[0] == name)
-        if types and "bool" in types and not isinstance(arg.value, (ast.Name, ast.BoolLit)):
-            self.error("a boolean argument must be `true` or `false`", arg.span, frame.stack)
-            raise LoweringError()
+    def typed(self, call, name: str, types: frozenset[str], arg: ast.Arg, frame: Frame) -> Value:
         value = self.value(arg.value, frame)
         if types and not core.type_matches(value.type, types):
             self.error(f"`{call.name.text}` wants {' or '.join(sorted(types))} for `{name}`, "
@@ -132,18 +130,29 @@ class _Lowerer:
         formal = [(p.name.text, frozenset(t.text for t in p.types), core.REQUIRED)
                   for p in fn.params]
         env = self.bind(call, formal, frame)
-        return Frame(env, frame.stack + (call.span,))
+        return Frame(env, frame.stack + (call.span,), running=frame.running)
 
     def enter_callback(self, fn: ast.FnDecl, site: ir.Site, frame: Frame, obj: str) -> Frame:
         """A callback or release function: no parameter, or one bound to the object."""
-        env = {}
-        if fn.params:
-            env[fn.params[0].name.text] = self.name(ast.Ident(obj, site.span), Frame({}, ()))
-        if len(fn.params) > 1:
-            self.error(f"callback `{fn.name.text}` takes at most one parameter (the object)",
-                       fn.name.span)
+        if len(frame.stack) >= MAX_CALL_DEPTH:
+            self.error("calls nest too deeply", site.span, frame.stack)
             raise LoweringError()
-        return Frame(env, frame.stack + (site.span,))
+        env = {}
+        if len(fn.params) > 1:
+            self.error(f"`{fn.name.text}` runs as a callback of `{obj}`, so it takes at most "
+                       "one parameter (the object)", site.span, frame.stack)
+            raise LoweringError()
+        if fn.params:
+            value = self.name(ast.Ident(obj, site.span), Frame({}, ()))
+            types = frozenset(t.text for t in fn.params[0].types)
+            if types and not core.type_matches(value.type, types):
+                self.error(f"`{fn.name.text}` runs as a callback of `{obj}`, a {value.type}, "
+                           f"but its parameter is a {' or '.join(sorted(types))}", site.span,
+                           frame.stack)
+                raise LoweringError()
+            env[fn.params[0].name.text] = value
+        return Frame(env, frame.stack + (site.span,),
+                     running=frame.running | {(fn.name.text, obj)})
 
     # ----------------------------------------------------------------- threads
     def note_callback(self, fence: str, cb: str) -> None:
@@ -155,13 +164,14 @@ class _Lowerer:
         return code
 
     def lower_code(self, code_id: str, name: str, context: ir.Context, body: ast.Block,
-                   env: dict[str, Value], span: Span) -> None:
+                   env: dict[str, Value], span: Span, returns_bool: bool = False) -> None:
+        """Lower one thread; its exit is at the body's last character (the `}`)."""
         builder = _CodeBuilder(self, context)
-        exit_index = builder.emit(ir.Exit(ir.Site(Span(span.file, body.span.end_line,
-                                                       body.span.end_col - 1, body.span.end_line,
-                                                       body.span.end_col))))
+        exit_index = builder.emit(ir.Exit(ir.Site(body.span.last_char())))
+        frame = Frame(env, (), ret=exit_index,
+                      ret_targets=(exit_index, exit_index) if returns_bool else None)
         try:
-            entry = builder.stmts(body.stmts, exit_index, Frame(env, (), ret=exit_index))
+            entry = builder.stmts(body.stmts, exit_index, frame)
         except LoweringError:
             return
         ops, entry = _renumber(builder.ops, entry)
@@ -178,7 +188,8 @@ class _Lowerer:
                 self.error(f"deferred work `{fn_name}` must take no parameters", span)
                 continue
             self.codes[code_id] = None  # type: ignore[assignment]  # guards re-entry
-            self.lower_code(code_id, fn_name, context, fn.body, {}, fn.span)
+            self.lower_code(code_id, fn_name, context, fn.body, {}, fn.span,
+                            returns_bool=fn.result is not None)
             if self.codes.get(code_id) is None:
                 self.codes.pop(code_id, None)
 
@@ -218,19 +229,51 @@ def _instances(resolved: Resolved) -> list[tuple[str, ast.PathDecl, ast.Call | N
     for scenario in resolved.scenarios.values():
         for thread in scenario.threads:
             path = resolved.paths[thread.call.name.text]
-            out.setdefault(instance_id(thread.call), (instance_id(thread.call), path, thread.call))
+            code_id = instance_id(thread.call, path)
+            out.setdefault(code_id, (code_id, path, thread.call))
     return [out[key] for key in sorted(out)]
 
 
-def instance_id(call: ast.Call) -> str:
+def bind_args(call: ast.Call, names: list[str]) -> dict[str, ast.Arg] | None:
+    """The call's arguments by parameter name; None when they do not fit."""
+    bound: dict[str, ast.Arg] = {}
+    positional = [a for a in call.args if a.keyword is None]
+    if len(positional) > len(names):
+        return None
+    bound.update(zip(names, positional))
+    for arg in call.args:
+        if arg.keyword is not None:
+            if arg.keyword.text not in names or arg.keyword.text in bound:
+                return None
+            bound[arg.keyword.text] = arg
+    return bound
+
+
+def instance_id(call: ast.Call, path: ast.PathDecl) -> str:
+    """A path instance's name: the path with its arguments in parameter order,
+    so `fault(b = buf)` and `fault(buf)` are one instance."""
     if not call.args:
         return call.name.text
-    parts = []
-    for arg in call.args:
-        value = arg.value
-        text = value.ident.text if isinstance(value, ast.Name) else str(getattr(value, "value", "?"))
-        parts.append(text)
+    bound = bind_args(call, [p.name.text for p in path.params]) or {}
+    parts = [expr_text(bound[p.name.text].value) for p in path.params if p.name.text in bound]
     return f"{call.name.text}({', '.join(parts)})"
+
+
+def expr_text(expr: ast.Expr) -> str:
+    """An argument as it would be written, canonically."""
+    if isinstance(expr, ast.Name):
+        return expr.ident.text
+    if isinstance(expr, ast.BoolLit):
+        return "true" if expr.value else "false"
+    if isinstance(expr, ast.NullLit):
+        return "NULL"
+    if isinstance(expr, ast.StringLit):
+        return '"' + expr.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(expr, ast.IntLit):
+        return str(expr.value)
+    if isinstance(expr, ast.Call):
+        return f"{expr.name.text}({', '.join(expr_text(a.value) for a in expr.args)})"
+    return "..."
 
 
 def _lower_all(resolved: Resolved, sources, callbacks) -> _Lowerer:
@@ -252,10 +295,14 @@ def _lower_all(resolved: Resolved, sources, callbacks) -> _Lowerer:
 
 def build_program(resolved: Resolved, sources: dict[str, SourceFile]
                   ) -> tuple[ir.Program | None, list[Diagnostic]]:
+    """Lower every thread. A signal inlines the callbacks armed on its fence, and
+    inlined callbacks may arm more, so lowering repeats until the set of armed
+    callbacks stops growing; it only grows, and is bounded by fences x functions."""
     callbacks: dict[str, set[str]] = {}
-    for _ in range(MAX_CALLBACK_ROUNDS):
+    fences = sum(1 for obj in resolved.objects.values() if obj.kind == "fence")
+    for _ in range(fences * len(resolved.fns) + 1):
         lowerer = _lower_all(resolved, sources, callbacks)
-        if lowerer.found_callbacks == callbacks:
+        if lowerer.diags or lowerer.found_callbacks == callbacks:
             break
         callbacks = lowerer.found_callbacks
     diags = sorted(lowerer.diags.values(), key=Diagnostic.sort_key)
@@ -267,7 +314,7 @@ def build_program(resolved: Resolved, sources: dict[str, SourceFile]
         objects={name: _obj(sym) for name, sym in sorted(resolved.objects.items())},
         codes=dict(sorted(lowerer.codes.items())),
         roots=tuple(sorted(lowerer.codes)),
-        scenarios=tuple(_scenario(s) for s in resolved.scenarios.values()),
+        scenarios=tuple(_scenario(s, resolved) for s in resolved.scenarios.values()),
         expectations=tuple(ir.Expectation(e.scenario.text if e.scenario else None, v.text, v.span)
                            for e in resolved.expects for v in e.verdicts),
         orders=tuple(ir.OrderChain(tuple(i.text for i in o.chain), tuple(i.span for i in o.chain),
@@ -291,7 +338,8 @@ def _obj(sym) -> ir.Obj:
                   lock.text if lock else None, release.text if release else None)
 
 
-def _scenario(decl: ast.ScenarioDecl) -> ir.Scenario:
-    threads = tuple(ir.ScenarioThread(instance_id(t.call), t.cpu, t.count, t.span)
+def _scenario(decl: ast.ScenarioDecl, resolved: Resolved) -> ir.Scenario:
+    threads = tuple(ir.ScenarioThread(instance_id(t.call, resolved.paths[t.call.name.text]),
+                                      t.cpu, t.count, t.span)
                     for t in decl.threads)
     return ir.Scenario(decl.name.text, threads, decl.span)

@@ -1,19 +1,37 @@
-"""Name and type resolution: one pass over every module, collecting every error."""
+"""Name and type resolution: one pass over every module, collecting every error.
+
+Declarations are collected first (imported modules before the importing one,
+so a clash is reported where the user wrote it), then every body, scenario and
+expectation is checked against them; model/resolve_body.py checks the bodies.
+"""
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 import networkx as nx
 
 from model import ast, core
 from model.ir import OBJECT_KINDS
-from model.span import TYPE_ERROR, UNKNOWN_NAME, Diagnostic, Span
+from model.resolve_body import BodyChecker, calls_in, did_you_mean, formal_of
+from model.span import TYPE_ERROR, UNKNOWN_NAME, Diagnostic, Span, display_name
 
 FINDING_CODES = ("deadlock", "recursive-locking", "irq-inversion", "inconsistent-irq-state",
                  "invalid-wait-context", "order-violation", "use-after-revoke",
                  "use-after-free", "refcount", "bad-unlock", "held-at-exit", "assertion",
                  "hang")
+MAX_THREAD_COUNT = 16
+MAX_CPU = 63
+
+# The kernel's C type names, for a "did you mean" difflib cannot find.
+KIND_ALIASES = {
+    "spinlock_t": "spinlock", "raw_spinlock_t": "raw_spinlock", "rwlock_t": "rwlock",
+    "rw_semaphore": "rwsem", "rw_sem": "rwsem", "semaphore": "rwsem", "seqlock_t": "seqlock",
+    "local_lock_t": "local_lock", "ww_acquire_ctx": "ww_ctx", "ww_class": "ww_mutex",
+    "lockdep_map_p": "lockdep_map", "srcu": "rcu", "kref": "refcounted",
+    "refcount_t": "refcounted", "dma_fence": "fence", "atomic_t": "counter",
+    "bool": "flag", "dma_buf": "revocable",
+}
+OBJECT_OPTIONS = {"lock": "fence", "release": "refcounted"}
 
 
 @dataclass(frozen=True)
@@ -48,9 +66,10 @@ class Resolved:
 
 
 class _Resolver:
-    def __init__(self, modules: tuple[ast.Module, ...]):
+    def __init__(self, modules: tuple[ast.Module, ...], elsewhere: dict[str, str]):
         self.modules = modules
         self.main = modules[0].path
+        self.elsewhere = elsewhere
         self.diags: list[Diagnostic] = []
         self.locks: dict[str, LockSym] = {}
         self.objects: dict[str, ObjSym] = {}
@@ -66,22 +85,31 @@ class _Resolver:
     def error(self, code: str, message: str, span: Span, *hints: str) -> None:
         self.diags.append(Diagnostic(code, message, span, tuple(h for h in hints if h)))
 
+    def unknown(self, ident: ast.Ident, what: str, pool) -> None:
+        self.error(UNKNOWN_NAME, f"unknown {what} `{ident.text}`", ident.span,
+                   did_you_mean(ident.text, pool))
+
     # ------------------------------------------------------------ declarations
     def declare(self, ident: ast.Ident) -> bool:
         if ident.text in self.defined:
             first = self.defined[ident.text]
-            self.error(TYPE_ERROR, f"`{ident.text}` is already declared at {first.short()}",
-                       ident.span)
+            where, hint = f"on line {first.line}", ""
+            if first.file != ident.span.file:
+                where = f"at {first.short()}"
+                hint = (f"`{ident.text}` comes from {display_name(first.file)}; use that "
+                        "one, or choose another name")
+            self.error(TYPE_ERROR, f"`{ident.text}` is already declared {where}", ident.span,
+                       hint)
             return False
         if core.constant_type(ident.text) or ident.text in core.BUILTINS:
             self.error(TYPE_ERROR, f"`{ident.text}` is a builtin name and cannot be redeclared",
-                       ident.span)
+                       ident.span, "docs/language.md lists the core builtins and constants")
             return False
         self.defined[ident.text] = ident.span
         return True
 
     def collect(self) -> None:
-        for module in self.modules:
+        for module in reversed(self.modules):
             is_main = module.path == self.main
             for decl in module.decls:
                 self.collect_decl(decl, is_main)
@@ -110,11 +138,20 @@ class _Resolver:
         elif is_main and isinstance(decl, ast.OptionDecl):
             self.collect_option(decl)
 
+    def kind_error(self, what: str, kind: ast.Ident, pool, other_pool, other: str) -> None:
+        hint = did_you_mean(kind.text, pool)
+        if kind.text in KIND_ALIASES and KIND_ALIASES[kind.text] in pool:
+            hint = f"the kernel's `{kind.text}` is `{KIND_ALIASES[kind.text]}` here"
+        elif kind.text in other_pool:
+            hint = f"`{kind.text}` is {other}"
+        self.error(TYPE_ERROR, f"unknown {what} kind `{kind.text}`", kind.span,
+                   hint or f"{what} kinds: " + ", ".join(sorted(pool)))
+
     def collect_lock(self, decl: ast.LockDecl) -> None:
         kind = decl.kind.text
         if kind not in core.LOCK_KIND_NAMES:
-            self.error(TYPE_ERROR, f"unknown lock kind `{kind}`", decl.kind.span,
-                       _did_you_mean(kind, core.LOCK_KIND_NAMES))
+            self.kind_error("lock", decl.kind, core.LOCK_KIND_NAMES, OBJECT_KINDS,
+                            f"an object kind: `object NAME : {kind}`")
             return
         for ident in decl.names:
             if self.declare(ident):
@@ -124,30 +161,57 @@ class _Resolver:
     def collect_object(self, decl: ast.ObjectDecl) -> None:
         kind = decl.kind.text
         if kind not in OBJECT_KINDS:
-            self.error(TYPE_ERROR, f"unknown object kind `{kind}`", decl.kind.span,
-                       _did_you_mean(kind, OBJECT_KINDS))
+            self.kind_error("object", decl.kind, OBJECT_KINDS, core.LOCK_KIND_NAMES,
+                            f"a lock kind: `lock NAME : {kind}`")
             return
-        options = {}
+        options: dict[str, ast.Ident] = {}
         for opt in decl.options:
-            if opt.key.text not in ("lock", "release"):
-                self.error(TYPE_ERROR, f"unknown object option `{opt.key.text}`", opt.key.span,
-                           "objects take `lock NAME` (fences) and `release FN` (refcounted)")
-            options[opt.key.text] = opt.value
+            key = opt.key.text
+            if key not in OBJECT_OPTIONS:
+                self.error(TYPE_ERROR, f"unknown object option `{key}`", opt.key.span,
+                           did_you_mean(key, OBJECT_OPTIONS) or "fences take `(lock = L)`, "
+                           "refcounted objects `(release = FN)`")
+            elif OBJECT_OPTIONS[key] != kind:
+                self.error(TYPE_ERROR, f"only a {OBJECT_OPTIONS[key]} takes `{key}`",
+                           opt.key.span)
+            elif key in options:
+                self.error(TYPE_ERROR, f"option `{key}` is given twice", opt.span)
+            else:
+                options[key] = opt.value
+        self.check_init(kind, decl.init)
         for ident in decl.names:
             if self.declare(ident):
                 self.objects[ident.text] = ObjSym(ident.text, kind, decl.init, options, ident.span)
+
+    def check_init(self, kind: str, init: ast.Literal | None) -> None:
+        if init is None:
+            return
+        value = getattr(init, "value", None)
+        if kind == "memory":
+            self.error(TYPE_ERROR, "a memory object starts allocated and takes no initial "
+                       "value", init.span)
+            return
+        if kind in ("counter", "refcounted"):
+            ok = isinstance(init, ast.IntLit)
+            wanted = "a number"
+        else:
+            ok = isinstance(init, ast.BoolLit) or isinstance(init, ast.IntLit) and value in (0, 1)
+            wanted = "`true` or `false`"
+        if not ok:
+            self.error(TYPE_ERROR, f"a {kind} starts as {wanted}", init.span,
+                       "counters and refcounted objects start at a number; flags, revocable "
+                       "objects, fences and completions at `true` (set, revoked, signalled) "
+                       "or `false` (the default)")
 
     def collect_option(self, decl: ast.OptionDecl) -> None:
         name = decl.name.text
         if name not in core.OPTIONS:
             self.error(UNKNOWN_NAME, f"unknown option `{name}`", decl.name.span,
-                       _did_you_mean(name, core.OPTIONS))
+                       did_you_mean(name, core.OPTIONS)
+                       or "options: " + ", ".join(sorted(core.OPTIONS)))
             return
         want = core.OPTIONS[name]
-        if decl.value is None:
-            value: object = True
-        else:
-            value = getattr(decl.value, "value", None)
+        value = True if decl.value is None else getattr(decl.value, "value", None)
         if want is bool and not isinstance(value, bool) or want is int and (
                 not isinstance(value, int) or isinstance(value, bool)):
             self.error(TYPE_ERROR, f"option `{name}` takes a {want.__name__}", decl.span)
@@ -156,54 +220,59 @@ class _Resolver:
 
     # ------------------------------------------------------------------ checks
     def check(self) -> None:
-        for decl in self.objects.values():
-            self.check_object(decl)
+        bodies = BodyChecker(self.locks, self.objects, self.fns, self.paths, self.elsewhere,
+                             self.error)
+        for obj in self.objects.values():
+            self.check_object(obj)
         for order in self.orders:
             for ident in order.chain:
-                self.expect_lock(ident)
+                if ident.text not in self.locks:
+                    self.unknown(ident, "lock", self.locks)
         self.check_order_cycles()
         for fn in self.fns.values():
-            self.check_params(fn.params, fn.span)
-            self.check_block(fn.body, _param_names(fn.params), fn.result is not None)
+            bodies.check_fn(fn)
         for path in self.paths.values():
-            self.check_params(path.params, path.span)
-            if path.context.text not in core.CONTEXT_CONSTANTS:
-                self.error(TYPE_ERROR, f"unknown execution context `{path.context.text}`",
-                           path.context.span,
-                           _did_you_mean(path.context.text, core.CONTEXT_CONSTANTS)
-                           or "contexts: " + ", ".join(sorted(core.CONTEXT_CONSTANTS)))
-            self.check_block(path.body, _param_names(path.params), False)
+            self.check_context(path.context)
+            bodies.check_path(path)
         for scenario in self.scenarios.values():
-            self.check_scenario(scenario)
+            self.check_scenario(scenario, bodies)
         for expect in self.expects:
             self.check_expect(expect)
         self.check_recursion()
         self.check_main_paths_run()
 
+    def check_context(self, context: ast.Ident) -> None:
+        if context.text not in core.CONTEXT_CONSTANTS:
+            self.error(TYPE_ERROR, f"unknown execution context `{context.text}`", context.span,
+                       did_you_mean(context.text, core.CONTEXT_CONSTANTS)
+                       or "contexts: " + ", ".join(core.CONTEXT_CONSTANTS))
+
     def check_object(self, obj: ObjSym) -> None:
         lock = obj.options.get("lock")
         if lock is not None:
-            if obj.kind != "fence":
-                self.error(TYPE_ERROR, "only fences take a `lock`", lock.span)
-            self.expect_lock(lock)
+            if lock.text not in self.locks:
+                self.unknown(lock, "lock", self.locks)
+            elif self.locks[lock.text].kind not in ("spinlock", "raw_spinlock"):
+                self.error(TYPE_ERROR, f"a fence's lock is a spinlock, but `{lock.text}` is a "
+                           f"{self.locks[lock.text].kind}", lock.span,
+                           "dma_fence_init() takes a spinlock_t")
         release = obj.options.get("release")
         if release is not None:
-            if obj.kind != "refcounted":
-                self.error(TYPE_ERROR, "only refcounted objects take a `release` function",
-                           release.span)
-            self.expect_fn(release)
+            if release.text not in self.fns:
+                self.unknown(release, "function", self.fns)
+            else:
+                self.check_release_fn(obj, release, self.fns[release.text])
 
-    def expect_lock(self, ident: ast.Ident) -> None:
-        if ident.text not in self.locks:
-            self.unknown(ident, "lock", self.locks)
-
-    def expect_fn(self, ident: ast.Ident) -> None:
-        if ident.text not in self.fns:
-            self.unknown(ident, "function", self.fns)
-
-    def unknown(self, ident: ast.Ident, what: str, pool) -> None:
-        self.error(UNKNOWN_NAME, f"unknown {what} `{ident.text}`", ident.span,
-                   _did_you_mean(ident.text, pool))
+    def check_release_fn(self, obj: ObjSym, use: ast.Ident, fn: ast.FnDecl) -> None:
+        """A release function takes nothing, or the object that dropped to zero."""
+        if len(fn.params) > 1:
+            self.error(TYPE_ERROR, f"release function `{fn.name.text}` takes at most one "
+                       "parameter (the object)", use.span)
+        elif fn.params and fn.params[0].types and not core.type_matches(
+                obj.kind, frozenset(t.text for t in fn.params[0].types)):
+            self.error(TYPE_ERROR, f"release function `{fn.name.text}` takes a "
+                       f"{' or '.join(t.text for t in fn.params[0].types)}, but `{obj.name}` "
+                       f"is a {obj.kind}", use.span)
 
     def check_order_cycles(self) -> None:
         graph = nx.DiGraph()
@@ -211,216 +280,41 @@ class _Resolver:
             for a, b in zip(order.chain, order.chain[1:]):
                 if a.text in self.locks and b.text in self.locks:
                     graph.add_edge(self.locks[a.text].lock_class, self.locks[b.text].lock_class,
-                                   span=b.span)
+                                   span=b.span, names=(a.text, b.text))
         for component in sorted(nx.strongly_connected_components(graph), key=sorted):
             nodes = sorted(component)
-            if len(nodes) > 1 or graph.has_edge(nodes[0], nodes[0]):
-                cycle = nodes + [nodes[0]]
-                span = min(graph.edges[u, v]["span"] for u, v in graph.edges(nodes)
-                           if v in component)
-                self.error(TYPE_ERROR, "declared lock order is cyclic: " + " -> ".join(cycle),
-                           span, "an `order` must be acyclic; drop one of the edges")
-
-    def check_params(self, params: tuple[ast.Param, ...], span: Span) -> None:
-        seen = set()
-        for param in params:
-            if param.name.text in seen:
-                self.error(TYPE_ERROR, f"duplicate parameter `{param.name.text}`", param.span)
-            seen.add(param.name.text)
-            for t in param.types:
-                if t.text not in core.TYPE_NAMES:
-                    self.error(TYPE_ERROR, f"unknown type `{t.text}`", t.span,
-                               _did_you_mean(t.text, core.TYPE_NAMES))
-
-    # --------------------------------------------------------------- bodies
-    def check_block(self, block: ast.Block, params: dict[str, ast.Param], returns_bool: bool):
-        for stmt in block.stmts:
-            self.check_stmt(stmt, params, returns_bool)
-
-    def check_stmt(self, stmt: ast.Stmt, params, returns_bool: bool) -> None:
-        if isinstance(stmt, ast.CallStmt):
-            self.check_call(stmt.call, params, statement=True)
-        elif isinstance(stmt, ast.Block):
-            self.check_block(stmt, params, returns_bool)
-        elif isinstance(stmt, ast.If):
-            self.check_cond(stmt.cond, params)
-            self.check_block(stmt.then, params, returns_bool)
-            if stmt.orelse is not None:
-                self.check_stmt(stmt.orelse, params, returns_bool)
-        elif isinstance(stmt, ast.Either):
-            for branch in stmt.branches:
-                self.check_block(branch, params, returns_bool)
-        elif isinstance(stmt, ast.Repeat):
-            if not 1 <= stmt.count <= 64:
-                self.error(TYPE_ERROR, "`repeat` takes a count from 1 to 64", stmt.span)
-            self.check_block(stmt.body, params, returns_bool)
-        elif isinstance(stmt, ast.Assert):
-            self.check_cond(stmt.cond, params)
-        elif isinstance(stmt, ast.Return):
-            if stmt.value is not None and not returns_bool:
-                self.error(TYPE_ERROR, "only a `-> bool` function returns a value", stmt.span)
-            elif stmt.value is None and returns_bool:
-                self.error(TYPE_ERROR, "a `-> bool` function must return a value", stmt.span,
-                           "write `return true;` or `return false;`")
-            elif stmt.value is not None:
-                self.check_cond(stmt.value, params)
-
-    def check_cond(self, expr: ast.Expr, params) -> None:
-        if isinstance(expr, ast.Not):
-            self.check_cond(expr.operand, params)
-        elif isinstance(expr, ast.BoolOp):
-            for operand in expr.operands:
-                self.check_cond(operand, params)
-        elif isinstance(expr, ast.Compare):
-            for side in (expr.left, expr.right):
-                self.check_value(side, params)
-        elif isinstance(expr, ast.Call):
-            self.check_call(expr, params, statement=False)
-        elif isinstance(expr, ast.Name):
-            kind = self.name_type(expr.ident, params)
-            if kind not in (None, "flag", "bool"):
-                self.error(TYPE_ERROR, f"`{expr.ident.text}` is a {kind}, not a condition",
-                           expr.span, "conditions are flags, predicates like `revoked(b)`, "
-                           "comparisons, or calls of `-> bool` functions")
-        elif isinstance(expr, (ast.IntLit, ast.StringLit)):
-            self.error(TYPE_ERROR, "not a condition", expr.span)
-
-    def check_value(self, expr: ast.Expr, params) -> str | None:
-        if isinstance(expr, ast.Name):
-            return self.name_type(expr.ident, params)
-        if isinstance(expr, ast.Call):
-            self.check_call(expr, params, statement=False)
-            return None
-        if isinstance(expr, ast.IntLit):
-            return "int"
-        if isinstance(expr, ast.BoolLit):
-            return "bool"
-        if isinstance(expr, ast.NullLit):
-            return "null"
-        if isinstance(expr, ast.StringLit):
-            return "string"
-        self.check_cond(expr, params)
-        return "bool"
-
-    def name_type(self, ident: ast.Ident, params) -> str | None:
-        """The type of a name, None when it is an untyped parameter."""
-        name = ident.text
-        if name in params:
-            types = params[name].types
-            return types[0].text if len(types) == 1 else None
-        if name in self.locks:
-            return self.locks[name].kind
-        if name in self.objects:
-            return self.objects[name].kind
-        if name in self.fns:
-            return "fn"
-        ctype = core.constant_type(name)
-        if ctype:
-            return ctype
-        pool = list(params) + list(self.locks) + list(self.objects) + list(self.fns)
-        self.unknown(ident, "name", pool + list(core.GFP_CONSTANTS))
-        return None
-
-    def check_call(self, call: ast.Call, params, statement: bool) -> None:
-        name = call.name.text
-        signature = self.signature(name)
-        if signature is None:
-            self.error(UNKNOWN_NAME, f"unknown function `{name}`", call.name.span,
-                       _did_you_mean(name, list(self.fns) + list(core.BUILTINS)))
-            for arg in call.args:
-                self.check_value(arg.value, params)
-            return
-        formal, role = signature
-        if not statement and role == "stmt":
-            self.error(TYPE_ERROR, f"`{name}` does not return a condition", call.span,
-                       "only `-> bool` functions and predicates can be used in conditions")
-        if statement and role in ("cond", "value"):
-            self.error(TYPE_ERROR, f"`{name}` is a condition, not a statement", call.span,
-                       f"use it in `if {name}(...) {{ ... }}` or `assert {name}(...);`")
-        self.check_args(call, formal, params)
-
-    def signature(self, name: str):
-        if name in core.BUILTINS:
-            builtin = core.BUILTINS[name]
-            return [(p.name, p.types, p.default) for p in builtin.params], builtin.role
-        if name in self.fns:
-            fn = self.fns[name]
-            formal = [(p.name.text, frozenset(t.text for t in p.types), core.REQUIRED)
-                      for p in fn.params]
-            return formal, ("effect" if fn.result is not None else "stmt")
-        return None
-
-    def check_args(self, call: ast.Call, formal, params) -> None:
-        names = [f[0] for f in formal]
-        bound: dict[str, ast.Arg] = {}
-        positional = [a for a in call.args if a.keyword is None]
-        for index, arg in enumerate(call.args):
-            if arg.keyword is not None and positional and call.args.index(positional[-1]) > index:
-                self.error(TYPE_ERROR, "positional argument after a named one", arg.span)
-        for index, arg in enumerate(positional):
-            if index >= len(formal):
-                self.error(TYPE_ERROR, f"`{call.name.text}` takes {_count(formal)}, "
-                           f"got {len(call.args)}", arg.span,
-                           "signature: " + _signature_text(call.name.text, formal))
-                break
-            bound[names[index]] = arg
-        for arg in call.args:
-            if arg.keyword is None:
+            if len(nodes) == 1 and not graph.has_edge(nodes[0], nodes[0]):
                 continue
-            key = arg.keyword.text
-            if key not in names:
-                self.error(TYPE_ERROR, f"`{call.name.text}` has no parameter `{key}`",
-                           arg.keyword.span, _did_you_mean(key, names))
-            elif key in bound:
-                self.error(TYPE_ERROR, f"parameter `{key}` given twice", arg.span)
-            else:
-                bound[key] = arg
-        for pname, types, default in formal:
-            if pname not in bound and default is core.REQUIRED:
-                self.error(TYPE_ERROR, f"`{call.name.text}` is missing argument `{pname}`",
-                           call.span, "signature: " + _signature_text(call.name.text, formal))
-        for pname, types, _ in formal:
-            if pname in bound:
-                self.check_arg_type(call, pname, types, bound[pname], params)
-
-    def check_arg_type(self, call, pname, types, arg: ast.Arg, params) -> None:
-        value = arg.value
-        if "bool" in types and not isinstance(value, (ast.Name, ast.BoolLit)):
-            self.check_cond(value, params)
-            return
-        actual = self.check_value(value, params)
-        if actual is None or not types:
-            return
-        if not core.type_matches(actual, types):
-            shown = " or ".join(sorted(types))
-            self.error(TYPE_ERROR, f"`{call.name.text}` wants {shown} for `{pname}`, "
-                       f"but {_describe_value(value)} is a {actual}", value.span,
-                       self.verb_hint(call.name.text, actual))
-
-    def verb_hint(self, verb: str, actual: str) -> str:
-        """Suggest the verb family that fits a lock kind (`down_read` on a spinlock)."""
-        family = {"spinlock": "spin_lock", "raw_spinlock": "raw_spin_lock",
-                  "rwlock": "read_lock / write_lock", "mutex": "mutex_lock",
-                  "rwsem": "down_read / down_write", "ww_mutex": "ww_mutex_lock / dma_resv_lock",
-                  "local_lock": "local_lock", "seqlock": "read_seqbegin / write_seqlock",
-                  "lockdep_map": "lock_map_acquire"}
-        if actual in family:
-            return f"a {actual} is taken with {family[actual]}"
-        return ""
+            edges = sorted((graph.edges[u, v]["span"], graph.edges[u, v]["names"])
+                           for u, v in graph.edges(nodes) if v in component)
+            span, (first, second) = edges[0]
+            if len(nodes) == 1 and first != second:
+                self.error(TYPE_ERROR, f"`{first}` and `{second}` share lock class "
+                           f"`{nodes[0]}`, so an order between them is a cycle", span,
+                           "lockdep orders classes, not instances; give them distinct "
+                           "classes, or take the inner one with a subclass "
+                           "(`mutex_lock_nested`)")
+                continue
+            self.error(TYPE_ERROR, "declared lock order is cyclic: "
+                       + " -> ".join(nodes + [nodes[0]]), span,
+                       "an `order` must be acyclic; drop one of the edges")
 
     # ------------------------------------------------------------- scenarios
-    def check_scenario(self, scenario: ast.ScenarioDecl) -> None:
+    def check_scenario(self, scenario: ast.ScenarioDecl, bodies: BodyChecker) -> None:
         for thread in scenario.threads:
             name = thread.call.name
             if name.text not in self.paths:
-                self.unknown(name, "path", self.paths)
+                hint = did_you_mean(name.text, self.paths)
+                if name.text in self.fns:
+                    hint = f"`{name.text}` is a fn; a scenario runs paths (`path NAME in CONTEXT`)"
+                self.error(UNKNOWN_NAME, f"unknown path `{name.text}`", name.span, hint)
                 continue
-            path = self.paths[name.text]
-            formal = [(p.name.text, frozenset(t.text for t in p.types), core.REQUIRED)
-                      for p in path.params]
-            self.check_args(thread.call, formal, {})
-            if thread.count < 1 or thread.count > 16:
-                self.error(TYPE_ERROR, "a thread count is from 1 to 16", thread.span)
+            bodies.check_args(thread.call, formal_of(self.paths[name.text].params), {})
+            if not 1 <= thread.count <= MAX_THREAD_COUNT:
+                self.error(TYPE_ERROR, f"a thread count is from 1 to {MAX_THREAD_COUNT}",
+                           thread.span)
+            if thread.cpu is not None and thread.cpu > MAX_CPU:
+                self.error(TYPE_ERROR, f"CPUs are numbered from 0 to {MAX_CPU}", thread.span)
 
     def check_expect(self, expect: ast.ExpectDecl) -> None:
         if expect.scenario is not None and expect.scenario.text not in self.scenarios:
@@ -428,14 +322,17 @@ class _Resolver:
         for verdict in expect.verdicts:
             if verdict.text != "pass" and verdict.text not in FINDING_CODES:
                 self.error(UNKNOWN_NAME, f"unknown finding code `{verdict.text}`", verdict.span,
-                           _did_you_mean(verdict.text, FINDING_CODES + ("pass",))
+                           did_you_mean(verdict.text, FINDING_CODES + ("pass",))
                            or "codes: pass, " + ", ".join(FINDING_CODES))
+        if len(expect.verdicts) > 1 and any(v.text == "pass" for v in expect.verdicts):
+            self.error(TYPE_ERROR, "`pass` cannot be expected together with findings",
+                       expect.span, "`expect pass` says the spec has no finding at all")
 
     def check_recursion(self) -> None:
         graph = nx.DiGraph()
         sites: dict[tuple[str, str], Span] = {}
         for fn in self.fns.values():
-            for call in _calls(fn.body):
+            for call in calls_in(fn.body):
                 if call.name.text in self.fns:
                     graph.add_edge(fn.name.text, call.name.text)
                     sites.setdefault((fn.name.text, call.name.text), call.span)
@@ -457,70 +354,11 @@ class _Resolver:
                            f"add `scenario NAME = {path.name.text}(...)` or drop the parameters")
 
 
-def _calls(node):
-    """Every call in a statement tree, iteratively."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, ast.Call):
-            yield item
-            stack.extend(a.value for a in item.args)
-        elif isinstance(item, ast.CallStmt):
-            stack.append(item.call)
-        elif isinstance(item, ast.Block):
-            stack.extend(item.stmts)
-        elif isinstance(item, ast.If):
-            stack.extend(x for x in (item.cond, item.then, item.orelse) if x is not None)
-        elif isinstance(item, ast.Either):
-            stack.extend(item.branches)
-        elif isinstance(item, ast.Repeat):
-            stack.append(item.body)
-        elif isinstance(item, (ast.Assert,)):
-            stack.append(item.cond)
-        elif isinstance(item, ast.Return) and item.value is not None:
-            stack.append(item.value)
-        elif isinstance(item, ast.Not):
-            stack.append(item.operand)
-        elif isinstance(item, ast.BoolOp):
-            stack.extend(item.operands)
-        elif isinstance(item, ast.Compare):
-            stack.extend((item.left, item.right))
-
-
-def _param_names(params: tuple[ast.Param, ...]) -> dict[str, ast.Param]:
-    return {p.name.text: p for p in params}
-
-
-def _did_you_mean(name: str, pool) -> str:
-    matches = difflib.get_close_matches(name, sorted(pool), n=1, cutoff=0.6)
-    return f"did you mean `{matches[0]}`?" if matches else ""
-
-
-def _count(formal) -> str:
-    required = sum(1 for f in formal if f[2] is core.REQUIRED)
-    if required == len(formal):
-        return f"{required} argument" + ("" if required == 1 else "s")
-    return f"{required} to {len(formal)} arguments"
-
-
-def _signature_text(name: str, formal) -> str:
-    parts = []
-    for pname, types, default in formal:
-        text = pname + (": " + " | ".join(sorted(types)) if types else "")
-        if default is not core.REQUIRED:
-            text += " = " + ("NULL" if default is None else str(default).lower())
-        parts.append(text)
-    return f"{name}({', '.join(parts)})"
-
-
-def _describe_value(value: ast.Expr) -> str:
-    if isinstance(value, ast.Name):
-        return f"`{value.ident.text}`"
-    return "the argument"
-
-
-def resolve(modules: tuple[ast.Module, ...]) -> tuple[Resolved, list[Diagnostic]]:
-    resolver = _Resolver(modules)
+def resolve(modules: tuple[ast.Module, ...], elsewhere: dict[str, str] | None = None
+            ) -> tuple[Resolved, list[Diagnostic]]:
+    """Resolve the main module (first) with its imports. `elsewhere` names what
+    modules that are not imported would declare, for "add `import ...`" hints."""
+    resolver = _Resolver(modules, elsewhere or {})
     resolver.collect()
     resolver.check()
     resolved = Resolved(
@@ -528,4 +366,5 @@ def resolve(modules: tuple[ast.Module, ...]) -> tuple[Resolved, list[Diagnostic]
         objects=resolver.objects, fns=resolver.fns, paths=resolver.paths,
         scenarios=resolver.scenarios, expects=tuple(resolver.expects),
         orders=tuple(resolver.orders), options=resolver.options)
-    return resolved, sorted(resolver.diags, key=Diagnostic.sort_key)
+    diags = sorted(set(resolver.diags), key=Diagnostic.sort_key)
+    return resolved, diags

@@ -1,0 +1,369 @@
+"""Resolution of bodies: statements, conditions, calls and their arguments.
+
+Part of the resolution pass (model/resolve.py owns the declarations): every
+name is looked up, every call checked against its signature (arity, named
+arguments, types), and every condition checked to be one.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Callable
+
+from model import ast, core
+from model.span import TYPE_ERROR, UNKNOWN_NAME
+
+MAX_REPEAT = 64
+
+# The verbs that fit each lock kind, for "`down_read` on a spinlock".
+VERB_FAMILIES = {
+    "spinlock": "spin_lock / spin_unlock", "raw_spinlock": "raw_spin_lock / raw_spin_unlock",
+    "rwlock": "read_lock / write_lock", "mutex": "mutex_lock / mutex_unlock",
+    "rwsem": "down_read / down_write", "ww_mutex": "ww_mutex_lock / dma_resv_lock",
+    "ww_ctx": "ww_acquire_init / ww_acquire_fini", "local_lock": "local_lock / local_unlock",
+    "seqlock": "read_seqbegin / write_seqlock", "lockdep_map": "lock_map_acquire",
+    "rcu": "rcu_read_lock", "rcu_sched": "rcu_read_lock_sched",
+}
+
+
+def did_you_mean(name: str, pool) -> str:
+    matches = difflib.get_close_matches(name, sorted(pool), n=1, cutoff=0.6)
+    return f"did you mean `{matches[0]}`?" if matches else ""
+
+
+def formal_of(params: tuple[ast.Param, ...]) -> list[tuple]:
+    """A declared parameter list as (name, allowed types, default) triples."""
+    return [(p.name.text, frozenset(t.text for t in p.types), core.REQUIRED) for p in params]
+
+
+def calls_in(node):
+    """Every call in a statement or expression tree, iteratively."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Call):
+            yield item
+            stack.extend(a.value for a in item.args)
+        elif isinstance(item, ast.CallStmt):
+            stack.append(item.call)
+        elif isinstance(item, ast.Block):
+            stack.extend(item.stmts)
+        elif isinstance(item, ast.If):
+            stack.extend(x for x in (item.cond, item.then, item.orelse) if x is not None)
+        elif isinstance(item, ast.Either):
+            stack.extend(item.branches)
+        elif isinstance(item, ast.Repeat):
+            stack.append(item.body)
+        elif isinstance(item, ast.Assert):
+            stack.append(item.cond)
+        elif isinstance(item, ast.Return) and item.value is not None:
+            stack.append(item.value)
+        elif isinstance(item, ast.Not):
+            stack.append(item.operand)
+        elif isinstance(item, ast.BoolOp):
+            stack.extend(item.operands)
+        elif isinstance(item, ast.Compare):
+            stack.extend((item.left, item.right))
+
+
+def if_chain(stmt: ast.If) -> tuple[list[ast.If], ast.Block | None]:
+    """`if a {} else if b {} else {}` as its arms and its final `else`."""
+    arms: list[ast.If] = []
+    node: ast.If | ast.Block | None = stmt
+    while isinstance(node, ast.If):
+        arms.append(node)
+        node = node.orelse
+    return arms, node
+
+
+def always_returns(block: ast.Block) -> bool:
+    """Whether every way through `block` ends at a `return`."""
+    for stmt in block.stmts:
+        if isinstance(stmt, ast.Return):
+            return True
+        if isinstance(stmt, ast.Block) and always_returns(stmt):
+            return True
+        if isinstance(stmt, ast.If):
+            arms, orelse = if_chain(stmt)
+            if orelse is not None and always_returns(orelse) and all(
+                    always_returns(arm.then) for arm in arms):
+                return True
+        if isinstance(stmt, ast.Either) and all(always_returns(b) for b in stmt.branches):
+            return True
+        if isinstance(stmt, ast.Repeat) and always_returns(stmt.body):
+            return True
+    return False
+
+
+class BodyChecker:
+    def __init__(self, locks, objects, fns, paths, elsewhere: dict[str, str],
+                 error: Callable[..., None]):
+        self.locks = locks
+        self.objects = objects
+        self.fns = fns
+        self.paths = paths
+        self.elsewhere = elsewhere
+        self.error = error
+
+    # -------------------------------------------------------------- functions
+    def check_fn(self, fn: ast.FnDecl) -> None:
+        self.check_params(fn.params)
+        returns_bool = fn.result is not None
+        if fn.result is not None and fn.result.text != "bool":
+            self.error(TYPE_ERROR, f"a function returns `bool` or nothing, not "
+                       f"`{fn.result.text}`", fn.result.span)
+        self.check_block(fn.body, _param_map(fn.params), returns_bool)
+        if returns_bool and not always_returns(fn.body):
+            self.error(TYPE_ERROR, f"`{fn.name.text}` can end without returning a value",
+                       fn.name.span, "end every way through a `-> bool` function with "
+                       "`return COND;`")
+
+    def check_path(self, path: ast.PathDecl) -> None:
+        self.check_params(path.params)
+        self.check_block(path.body, _param_map(path.params), False)
+
+    def check_params(self, params: tuple[ast.Param, ...]) -> None:
+        seen = set()
+        for param in params:
+            if param.name.text in seen:
+                self.error(TYPE_ERROR, f"duplicate parameter `{param.name.text}`", param.span)
+            seen.add(param.name.text)
+            for t in param.types:
+                if t.text not in core.TYPE_NAMES:
+                    self.error(TYPE_ERROR, f"unknown type `{t.text}`", t.span,
+                               did_you_mean(t.text, core.TYPE_NAMES))
+
+    # ------------------------------------------------------------- statements
+    def check_block(self, block: ast.Block, params, returns_bool: bool) -> None:
+        for stmt in block.stmts:
+            self.check_stmt(stmt, params, returns_bool)
+
+    def check_stmt(self, stmt: ast.Stmt, params, returns_bool: bool) -> None:
+        if isinstance(stmt, ast.CallStmt):
+            self.check_call(stmt.call, params, statement=True)
+        elif isinstance(stmt, ast.Block):
+            self.check_block(stmt, params, returns_bool)
+        elif isinstance(stmt, ast.If):
+            arms, orelse = if_chain(stmt)
+            for arm in arms:
+                self.check_cond(arm.cond, params)
+                self.check_block(arm.then, params, returns_bool)
+            if orelse is not None:
+                self.check_block(orelse, params, returns_bool)
+        elif isinstance(stmt, ast.Either):
+            for branch in stmt.branches:
+                self.check_block(branch, params, returns_bool)
+        elif isinstance(stmt, ast.Repeat):
+            if not 1 <= stmt.count <= MAX_REPEAT:
+                self.error(TYPE_ERROR, f"`repeat` takes a count from 1 to {MAX_REPEAT}",
+                           stmt.span)
+            self.check_block(stmt.body, params, returns_bool)
+        elif isinstance(stmt, ast.Assert):
+            self.check_cond(stmt.cond, params)
+        elif isinstance(stmt, ast.Return):
+            self.check_return(stmt, params, returns_bool)
+
+    def check_return(self, stmt: ast.Return, params, returns_bool: bool) -> None:
+        if stmt.value is not None and not returns_bool:
+            self.error(TYPE_ERROR, "only a `-> bool` function returns a value", stmt.span,
+                       "declare the function `fn NAME(...) -> bool`, or write `return;`")
+        elif stmt.value is None and returns_bool:
+            self.error(TYPE_ERROR, "a `-> bool` function must return a value", stmt.span,
+                       "write `return true;` or `return false;`")
+        elif stmt.value is not None:
+            self.check_cond(stmt.value, params)
+
+    # ------------------------------------------------------------- conditions
+    def check_cond(self, expr: ast.Expr, params) -> None:
+        if isinstance(expr, ast.Not):
+            self.check_cond(expr.operand, params)
+        elif isinstance(expr, ast.BoolOp):
+            for operand in expr.operands:
+                self.check_cond(operand, params)
+        elif isinstance(expr, ast.Compare):
+            for side in (expr.left, expr.right):
+                self.check_operand(side, params)
+        elif isinstance(expr, ast.Call):
+            self.check_call(expr, params, statement=False)
+        elif isinstance(expr, ast.Name):
+            kind = self.name_type(expr.ident, params)
+            if kind not in (None, "flag", "bool"):
+                self.error(TYPE_ERROR, f"`{expr.ident.text}` is a {kind}, not a condition",
+                           expr.span, "conditions are flags, predicates like `revoked(b)`, "
+                           "comparisons, or calls of `-> bool` functions")
+        elif isinstance(expr, (ast.IntLit, ast.StringLit, ast.NullLit)):
+            self.error(TYPE_ERROR, "not a condition", expr.span,
+                       "conditions are `true`, `false`, flags, predicates like "
+                       "`revoked(b)`, comparisons, or calls of `-> bool` functions")
+
+    def check_operand(self, expr: ast.Expr, params) -> None:
+        """A side of a comparison: a value, or `count(obj)`."""
+        if isinstance(expr, ast.Call) and expr.name.text == "count":
+            self.check_call(expr, params, statement=False)
+        elif isinstance(expr, (ast.Not, ast.BoolOp, ast.Compare)):
+            self.error(TYPE_ERROR, "a comparison compares values, not conditions", expr.span)
+        else:
+            self.check_value(expr, params)
+
+    def check_value(self, expr: ast.Expr, params) -> str | None:
+        """The type of a value (None when it cannot be known before lowering)."""
+        if isinstance(expr, ast.Name):
+            return self.name_type(expr.ident, params)
+        if isinstance(expr, ast.Call) and expr.name.text == "lock_of":
+            self.check_call(expr, params, statement=False)
+            return self.lock_of_type(expr)
+        if isinstance(expr, ast.IntLit):
+            return "int"
+        if isinstance(expr, ast.BoolLit):
+            return "bool"
+        if isinstance(expr, ast.NullLit):
+            return "null"
+        if isinstance(expr, ast.StringLit):
+            return "string"
+        self.error(TYPE_ERROR, "a value here is a name, a literal or `lock_of(FENCE)`",
+                   expr.span, "a condition cannot be passed as a value")
+        return None
+
+    def lock_of_type(self, call: ast.Call) -> str | None:
+        if len(call.args) == 1 and isinstance(call.args[0].value, ast.Name):
+            fence = self.objects.get(call.args[0].value.ident.text)
+            lock = fence.options.get("lock") if fence is not None else None
+            if lock is not None and lock.text in self.locks:
+                return self.locks[lock.text].kind
+        return None
+
+    def name_type(self, ident: ast.Ident, params) -> str | None:
+        """The type of a name, None when it is an untyped parameter."""
+        name = ident.text
+        if name in params:
+            types = params[name].types
+            return types[0].text if len(types) == 1 else None
+        if name in self.locks:
+            return self.locks[name].kind
+        if name in self.objects:
+            return self.objects[name].kind
+        if name in self.fns:
+            return "fn"
+        ctype = core.constant_type(name)
+        if ctype:
+            return ctype
+        pool = list(params) + list(self.locks) + list(self.objects) + list(self.fns)
+        hint = did_you_mean(name, pool + list(core.GFP_CONSTANTS))
+        if name in self.elsewhere:
+            hint = f"`{name}` comes with `import {self.elsewhere[name]}`"
+        elif name in self.paths:
+            hint = f"`{name}` is a path; a path cannot be passed as a value"
+        self.error(UNKNOWN_NAME, f"unknown name `{name}`", ident.span, hint)
+        return None
+
+    # ------------------------------------------------------------------ calls
+    def check_call(self, call: ast.Call, params, statement: bool) -> None:
+        name = call.name.text
+        signature = self.signature(name)
+        if signature is None:
+            self.unknown_function(call, params)
+            return
+        formal, role = signature
+        if not statement and role == "stmt":
+            self.error(TYPE_ERROR, f"`{name}` does not return a condition", call.span,
+                       "only `-> bool` functions and predicates can be used in conditions")
+        if statement and role in ("cond", "value"):
+            self.error(TYPE_ERROR, f"`{name}` is a condition, not a statement", call.span,
+                       f"use it in `if {name}(...) {{ ... }}` or `assert {name}(...);`")
+        self.check_args(call, formal, params)
+
+    def unknown_function(self, call: ast.Call, params) -> None:
+        name = call.name.text
+        hint = did_you_mean(name, list(self.fns) + list(core.BUILTINS))
+        if name in self.elsewhere:
+            hint = f"`{name}` comes with `import {self.elsewhere[name]}`"
+        elif name in self.paths:
+            hint = (f"`{name}` is a path: paths run side by side in a scenario; to share "
+                    "code between paths, put it in a `fn`")
+        self.error(UNKNOWN_NAME, f"unknown function `{name}`", call.name.span, hint)
+        for arg in call.args:
+            self.check_value(arg.value, params)
+
+    def signature(self, name: str):
+        if name in core.BUILTINS:
+            builtin = core.BUILTINS[name]
+            return [(p.name, p.types, p.default) for p in builtin.params], builtin.role
+        if name in self.fns:
+            fn = self.fns[name]
+            return formal_of(fn.params), ("effect" if fn.result is not None else "stmt")
+        return None
+
+    def check_args(self, call: ast.Call, formal, params) -> None:
+        names = [f[0] for f in formal]
+        bound: dict[str, ast.Arg] = {}
+        seen_keyword = False
+        positional = 0
+        for arg in call.args:
+            if arg.keyword is None:
+                if seen_keyword:
+                    self.error(TYPE_ERROR, "positional argument after a named one", arg.span)
+                elif positional >= len(formal):
+                    self.error(TYPE_ERROR, f"`{call.name.text}` takes {_count(formal)}, "
+                               f"got {len(call.args)}", arg.span,
+                               "signature: " + _signature_text(call.name.text, formal))
+                    break
+                else:
+                    bound[names[positional]] = arg
+                positional += 1
+                continue
+            seen_keyword = True
+            key = arg.keyword.text
+            if key not in names:
+                self.error(TYPE_ERROR, f"`{call.name.text}` has no parameter `{key}`",
+                           arg.keyword.span, did_you_mean(key, names)
+                           or "signature: " + _signature_text(call.name.text, formal))
+            elif key in bound:
+                self.error(TYPE_ERROR, f"parameter `{key}` is given twice", arg.span)
+            else:
+                bound[key] = arg
+        for pname, types, default in formal:
+            if pname not in bound and default is core.REQUIRED:
+                self.error(TYPE_ERROR, f"`{call.name.text}` is missing argument `{pname}`",
+                           call.span, "signature: " + _signature_text(call.name.text, formal))
+        for pname, types, _ in formal:
+            if pname in bound:
+                self.check_arg_type(call, pname, types, bound[pname], params)
+
+    def check_arg_type(self, call, pname, types, arg: ast.Arg, params) -> None:
+        value = arg.value
+        actual = self.check_value(value, params)
+        if "bool" in types and actual is not None and actual != "bool":
+            self.error(TYPE_ERROR, f"`{pname}` of `{call.name.text}` is `true` or `false`",
+                       value.span, "it is fixed when the spec is written; use `if` to "
+                       "choose between two calls")
+            return
+        if actual is None or not types or "bool" in types:
+            return
+        if not core.type_matches(actual, types):
+            shown = " or ".join(sorted(types))
+            what = f"`{value.ident.text}`" if isinstance(value, ast.Name) else "the argument"
+            self.error(TYPE_ERROR, f"`{call.name.text}` wants {shown} for `{pname}`, "
+                       f"but {what} is a {actual}", value.span,
+                       f"a {actual} is taken with {VERB_FAMILIES[actual]}"
+                       if actual in VERB_FAMILIES else "")
+
+
+def _param_map(params: tuple[ast.Param, ...]) -> dict[str, ast.Param]:
+    return {p.name.text: p for p in params}
+
+
+def _count(formal) -> str:
+    required = sum(1 for f in formal if f[2] is core.REQUIRED)
+    if required == len(formal):
+        return f"{required} argument" + ("" if required == 1 else "s")
+    return f"{required} to {len(formal)} arguments"
+
+
+def _signature_text(name: str, formal) -> str:
+    parts = []
+    for pname, types, default in formal:
+        text = pname + (": " + " | ".join(sorted(types)) if types else "")
+        if default is not core.REQUIRED:
+            text += " = " + ("NULL" if default is None else str(default).lower())
+        parts.append(text)
+    return f"{name}({', '.join(parts)})"
+
