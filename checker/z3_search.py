@@ -1,0 +1,244 @@
+"""One solver per scenario, asked small questions under assumption literals.
+
+All constraints of a scenario go into one incremental solver once; each
+question switches parts on with an assumption literal, so the solver keeps
+what it learnt between questions:
+
+- `violation`: some run causes a violation of a group (code, site) still
+  allowed; groups already reported are switched off, which also forbids
+  them earlier in the run, so the next answer is a new first violation;
+- `stuck`: every started thread finished, blocked or preempted and no
+  interrupt can start, with no violation on the way; `deadlock` adds that
+  some thread waits for a lock, `hang` that none does, `cycle` that the
+  locks of a graph cycle are all waited for;
+- `bound`: at most K steps, when a depth bound is asked for.
+
+Every question is seeded and limited by the solver's rlimit and by what is
+left of the wall-clock budget.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import z3
+
+from checker.z3_encode import Encoding, before, conj, disj, negate
+from checker.z3_rules import Rules
+from checker.z3_threads import Unfolded
+from model import ir
+
+SAT, UNSAT, UNKNOWN = "sat", "unsat", "unknown"
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int = 0
+    rlimit: int | None = None          # z3 resource units per question
+    deadline: float | None = None      # time.monotonic() value
+    bound: int | None = None           # at most this many steps
+
+
+@dataclass(frozen=True)
+class Answer:
+    result: str
+    model: z3.ModelRef | None = None
+    reason: str = ""
+
+
+class BudgetSpent(Exception):
+    pass
+
+
+class Search:
+    def __init__(self, unfolded: Unfolded, settings: Settings, reduce: bool = True):
+        self.u = unfolded
+        self.settings = settings
+        self.enc = Encoding(unfolded)
+        self.rules = Rules(self.enc)
+        self.solver = z3.Solver()
+        self.solver.set("smt.random_seed", settings.seed)
+        self.solver.add(self.enc.facts)
+        self.solver.add(self.rules.facts)
+        if reduce:
+            self.solver.add(symmetry_facts(self.enc))
+        self.groups = self._violation_groups()
+        self.want_violation = z3.Bool("want_violation")
+        self.solver.add(z3.Implies(self.want_violation, disj(*self._violations())))
+        self.bound = None
+        if settings.bound is not None:
+            self.bound = z3.Bool("within_bound")
+            self.solver.add(z3.Implies(self.bound, z3.PbLe(
+                [(e, 1) for e in self.enc.event_count()], settings.bound)))
+        self._stuck = None
+        self._lock_waiters = None
+        self._literals = 0
+
+    # ------------------------------------------------------------ questions
+    def _violation_groups(self) -> dict[tuple[str, ir.Site], z3.BoolRef]:
+        groups = {}
+        for hazard in self.rules.hazards:
+            key = (hazard.code, hazard.site)
+            if key not in groups:
+                groups[key] = z3.Bool(f"allow_{len(groups)}")
+        return groups
+
+    def _violations(self) -> list:
+        out = []
+        for hazard in self.rules.hazards:
+            happens = conj(self.enc.ex[hazard.thread][hazard.node], hazard.when)
+            self.solver.add(z3.Implies(happens, self.groups[(hazard.code, hazard.site)]))
+            out.append(happens)
+        return out
+
+    def ask(self, assumptions: list) -> Answer:
+        settings = self.settings
+        if settings.deadline is not None:
+            left = settings.deadline - time.monotonic()
+            if left <= 0:
+                return Answer(UNKNOWN, reason="budget spent (time)")
+            self.solver.set("timeout", max(1, int(left * 1000)))
+        if settings.rlimit is not None:
+            self.solver.set("rlimit", settings.rlimit)
+        if self.bound is not None:
+            assumptions = assumptions + [self.bound]
+        result = self.solver.check(assumptions)
+        if result == z3.sat:
+            return Answer(SAT, self.solver.model())
+        if result == z3.unsat:
+            return Answer(UNSAT)
+        return Answer(UNKNOWN, reason=self.solver.reason_unknown() or "unknown")
+
+    def violation(self, reported: set) -> Answer:
+        """A run whose first violation is in a group not yet reported."""
+        if not self.groups or all(key in reported for key in self.groups):
+            return Answer(UNSAT)
+        assumptions = [self.want_violation] + [
+            negate(lit) if key in reported else lit for key, lit in self.groups.items()]
+        return self.ask(assumptions)
+
+    def stuck(self, kind: str, extra: list | None = None) -> Answer:
+        """A stuck state of `kind` ("deadlock" or "hang") with no violation before it."""
+        self._build_stuck()
+        waiting = disj(*self._lock_waiters)
+        want = self._literal(waiting if kind == "deadlock" else negate(waiting))
+        assumptions = [self._stuck, want] + [negate(lit) for lit in self.groups.values()]
+        return self.ask(assumptions + list(extra or ()))
+
+    def waits_for_classes(self, classes) -> z3.BoolRef:
+        """A literal: every lock class given is waited for by some unpreempted thread."""
+        self._build_stuck()
+        per_class = []
+        for lock_class in sorted(classes):
+            per_class.append(disj(*(w for w, lock in zip(self._lock_waiters, self._waited)
+                                    if self.u.program.locks[lock].lock_class == lock_class)))
+        return self._literal(conj(*per_class))
+
+    def not_waiting_exactly(self, classes) -> z3.BoolRef:
+        """A literal excluding stuck states whose waited-for classes are exactly these."""
+        self._build_stuck()
+        program = self.u.program
+        every = sorted({program.locks[lock].lock_class for lock in self._waited})
+        parts = []
+        for lock_class in every:
+            waited = disj(*(w for w, lock in zip(self._lock_waiters, self._waited)
+                            if program.locks[lock].lock_class == lock_class))
+            parts.append(waited if lock_class in classes else negate(waited))
+        return self._literal(negate(conj(*parts)))
+
+    def _literal(self, condition) -> z3.BoolRef:
+        self._literals += 1
+        lit = z3.Bool(f"ask_{self._literals}")
+        self.solver.add(z3.Implies(lit, condition))
+        return lit
+
+    # ------------------------------------------------------------ stuck states
+    def _build_stuck(self) -> None:
+        if self._stuck is not None:
+            return
+        enc, rules = self.enc, self.rules
+        facts, waiters, waited, anyone = [], [], [], []
+        for thread in self.u.threads:
+            t = thread.index
+            preempted = rules.preempted_at_end(thread)
+            for node in thread.nodes:
+                stopped = enc.stopped(t, node.index)
+                anyone.append(stopped)
+                blocked = rules.blocked_at_end(thread, node)
+                facts.append(z3.Implies(stopped, disj(preempted, blocked)))
+                if z3.is_false(blocked):
+                    continue
+                facts.append(negate(conj(stopped, negate(preempted),
+                                         rules.ww_backs_off(thread, node))))
+                if isinstance(node.op, ir.Acquire):
+                    waiters.append(conj(stopped, negate(preempted)))
+                    waited.append(node.op.lock)
+            if thread.interrupt:
+                unstarted = conj(enc.exists(t), negate(enc.started[t]))
+                facts.append(z3.Implies(unstarted, rules.cannot_start_at_end(thread)))
+        facts.append(disj(*anyone))
+        self._stuck = z3.Bool("want_stuck")
+        self.solver.add(z3.Implies(self._stuck, conj(*facts)))
+        self._lock_waiters, self._waited = waiters, waited
+
+    def waited_locks(self, model: z3.ModelRef) -> list[str]:
+        self._build_stuck()
+        return sorted({lock for w, lock in zip(self._lock_waiters, self._waited)
+                       if z3.is_true(model.eval(w, model_completion=True))})
+
+
+def symmetry_facts(enc: Encoding) -> list:
+    """Identical threads are interchangeable: only interleavings in which they make
+    their first visible step in label order are searched (any other is one of those
+    with the threads renamed, and findings do not depend on names)."""
+    facts = []
+    for group in identical_threads(enc.u):
+        for first, second in zip(group, group[1:]):
+            facts += _ordered_first_steps(enc, first, second)
+    return facts
+
+
+def identical_threads(unfolded: Unfolded) -> list[list[int]]:
+    groups: dict[tuple, list[int]] = {}
+    for thread in unfolded.threads:
+        if thread.spec is None:
+            continue
+        sharing = [t for t in unfolded.others_on_cpu(thread) if t.spec is not None]
+        if thread.interrupt:
+            key = ("irq", thread.code.id, thread.cpu)
+        elif not sharing and not unfolded.hosts_interrupts(thread):
+            key = ("alone", thread.code.id)
+        else:
+            key = ("cpu", thread.code.id, thread.cpu)
+        groups.setdefault(key, []).append(thread.index)
+    return [g for _, g in sorted(groups.items()) if len(g) > 1]
+
+
+def _frontier(thread) -> list[int]:
+    """Visible nodes a thread can reach from its entry through local nodes only."""
+    seen, stack, out = set(), [thread.entry], []
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        node = thread.nodes[n]
+        if node.visible:
+            out.append(n)
+            continue
+        stack.extend(o.target for o in node.outcomes if o.target is not None)
+    return sorted(out)
+
+
+def _ordered_first_steps(enc: Encoding, first: int, second: int) -> list:
+    threads = enc.u.threads
+    if threads[first].interrupt:
+        return [z3.Implies(enc.started[second], conj(enc.started[first],
+                before(enc.start[first], enc.start[second])))]
+    earlier = _frontier(threads[first])
+    facts = []
+    for n in _frontier(threads[second]):
+        x = enc.ev(second, n)
+        facts.append(z3.Implies(enc.ex[second][n], disj(*(
+            conj(enc.ex[first][m], before(enc.ev(first, m), x)) for m in earlier))))
+    return facts

@@ -1,0 +1,212 @@
+"""Shared objects in the event encoding: the value a field has when an event runs.
+
+Each field of each object (and each `fence:callback` armed bit) is a
+variable written by events: a write *sets* a value, *adds* to it, or takes
+one away without going below zero (`detach`). The value an event sees is
+what the writes that ran before it leave, read off the interleaving order
+instead of being threaded through states:
+
+- only sets: the latest set before the event (for 0/1 fields, "some 1 with
+  no 0 after it");
+- only adds: the initial value plus every add before the event;
+- sets and adds: the latest set plus the adds after it;
+- adds and floored subtractions: the largest suffix sum (a floor at 0
+  forgets everything before the last time it was hit).
+
+The effects mirror checker/semantics_step.py's tables verb by verb.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import z3
+
+from checker.semantics import initial_object
+from checker.z3_encode import Encoding, Ev, before, conj, disj, negate
+from checker.z3_threads import Unfolded, cond_class, field_of
+from model import ir
+
+# (object kind, verb) -> (field index, effect, amount); "*" applies to any kind the
+# table does not list, as semantics_step's fallback does.
+EFFECTS = {
+    ("revocable", "map"): (1, "add", 1), ("revocable", "attach"): (2, "add", 1),
+    ("revocable", "unmap"): (1, "set", 0), ("revocable", "detach"): (2, "floor", -1),
+    ("revocable", "revoke"): (0, "set", 1), ("revocable", "unrevoke"): (0, "set", 0),
+    ("revocable", "access"): None,
+    ("memory", "free"): (0, "set", 1), ("memory", "alloc"): (0, "set", 0),
+    ("memory", "access"): None,
+    ("refcounted", "get"): (0, "add", 1), ("refcounted", "free"): (1, "set", 1),
+    ("refcounted", "access"): None,
+    ("*", "set"): (0, "set", 1), ("*", "clear"): (0, "set", 0),
+    ("*", "inc"): (0, "add", 1), ("*", "dec"): (0, "add", -1),
+    ("*", "signal"): (0, "set", 1), ("*", "reinit"): (0, "set", 0), ("*", "wait"): None,
+}
+
+
+def effect_of(kind: str, verb: str):
+    if (kind, verb) in EFFECTS:
+        return EFFECTS[(kind, verb)]
+    return EFFECTS.get(("*", verb))
+
+
+@dataclass(frozen=True)
+class Write:
+    at: Ev
+    guard: object                # the write happens (its node runs, on the right choice)
+    effect: str                  # "set", "add" or "floor"
+    amount: int
+
+
+@dataclass
+class Variable:
+    init: int
+    writes: list[Write] = field(default_factory=list)
+
+
+class Store:
+    """The shared objects of one encoding and the value of each at any event."""
+
+    def __init__(self, enc: Encoding):
+        self.enc = enc
+        self.program = enc.program
+        self.vars: dict[tuple[str, object], Variable] = {}
+        for name, obj in sorted(self.program.objects.items()):
+            for index, value in enumerate(initial_object(obj)):
+                self.vars[(name, index)] = Variable(value)
+        self._collect(enc.u)
+
+    def var(self, key) -> Variable:
+        if key not in self.vars:                 # an armed bit: "fence:callback"
+            self.vars[key] = Variable(0)
+        return self.vars[key]
+
+    def _collect(self, unfolded: Unfolded) -> None:
+        enc = self.enc
+        for thread in unfolded.threads:
+            t = thread.index
+            for node in thread.nodes:
+                op, at = node.op, enc.ev(t, node.index)
+                if isinstance(op, ir.StateOp):
+                    self._state_op(op, at, enc.ex[t][node.index])
+                elif isinstance(op, ir.Put):
+                    self.var((op.obj, 0)).writes.append(Write(at, enc.ex[t][node.index], "add", -1))
+                elif isinstance(op, ir.AddCallback):
+                    self.var((f"{op.fence}:{op.code}", "armed")).writes.append(
+                        Write(at, enc.edge(t, node.index, 0), "set", 1))
+                for o in node.outcomes:
+                    for obj in unfolded.release_edges.get((thread.code.id, node.op_index,
+                                                           o.choice), ()):
+                        self.var((obj, 1)).writes.append(
+                            Write(at, enc.edge(t, node.index, o.choice), "set", 1))
+
+    def _state_op(self, op: ir.StateOp, at: Ev, guard) -> None:
+        if op.verb == "disarm":
+            self.var((op.obj, "armed")).writes.append(Write(at, guard, "set", 0))
+            return
+        effect = effect_of(self.program.objects[op.obj].kind, op.verb)
+        if effect is not None:
+            index, kind, amount = effect
+            self.var((op.obj, index)).writes.append(Write(at, guard, kind, amount))
+
+    # ------------------------------------------------------------ values
+    def value(self, key, x: Ev | None):
+        """The integer value of a variable when event x runs (x None: at the end)."""
+        var = self.var(key)
+        ran = [(w, self._ran_before(w, x)) for w in var.writes]
+        ran = [(w, r) for w, r in ran if not z3.is_false(r)]
+        kinds = {w.effect for w, _ in ran}
+        if not ran:
+            return z3.IntVal(var.init)
+        if kinds == {"set"}:
+            return self._latest_set(var, ran)
+        if "floor" in kinds:
+            return self._floored(var, ran)
+        return self._sets_and_adds(var, ran)
+
+    def truthy(self, key, x: Ev | None):
+        """value != 0, with a cheaper form for fields only ever set to 0 or 1."""
+        var = self.var(key)
+        ran = [(w, self._ran_before(w, x)) for w in var.writes]
+        ran = [(w, r) for w, r in ran if not z3.is_false(r)]
+        if ran and all(w.effect == "set" and w.amount in (0, 1) for w, _ in ran) \
+                and var.init in (0, 1):
+            return self._latest_is_one(var, ran)
+        return self.value(key, x) != 0
+
+    def _ran_before(self, write: Write, x: Ev | None):
+        if x is None:
+            return write.guard
+        return conj(write.guard, before(write.at, x))
+
+    def _latest_is_one(self, var: Variable, ran):
+        ones = [(w, r) for w, r in ran if w.amount == 1]
+        zeros = [(w, r) for w, r in ran if w.amount == 0]
+
+        def no_zero_after(w):
+            return conj(*(negate(conj(r0, before(w.at, w0.at))) for w0, r0 in zeros))
+
+        cases = [conj(r, no_zero_after(w)) for w, r in ones]
+        if var.init == 1:
+            cases.append(conj(*(negate(r0) for _, r0 in zeros)))
+        return disj(*cases)
+
+    def _latest_set(self, var: Variable, ran):
+        result = z3.IntVal(var.init)
+        for w, r in ran:
+            later = disj(*(conj(r2, before(w.at, w2.at)) for w2, r2 in ran if w2 is not w))
+            result = z3.If(conj(r, negate(later)), z3.IntVal(w.amount), result)
+        return result
+
+    def _sets_and_adds(self, var: Variable, ran):
+        sets = [(w, r) for w, r in ran if w.effect == "set"]
+        adds = [(w, r) for w, r in ran if w.effect == "add"]
+
+        def added(after: Ev | None):
+            return z3.Sum([z3.If(conj(r, True if after is None else before(after, w.at)),
+                                 z3.IntVal(w.amount), z3.IntVal(0)) for w, r in adds]) \
+                if adds else z3.IntVal(0)
+
+        result = var.init + added(None)
+        for w, r in sets:
+            later = disj(*(conj(r2, before(w.at, w2.at)) for w2, r2 in sets if w2 is not w))
+            result = z3.If(conj(r, negate(later)), w.amount + added(w.at), result)
+        return result
+
+    def _floored(self, var: Variable, ran):
+        """max(0, ...) after every floored step: the value is the largest of the full
+        sum (from the initial value) and of every sum after a write (the floor may have
+        cleared everything up to it). Sets do not mix with floors in the semantics."""
+        def total(after: Ev | None, base: int):
+            terms = [z3.If(conj(r, True if after is None else before(after, w.at)),
+                           z3.IntVal(w.amount), z3.IntVal(0)) for w, r in ran]
+            return base + z3.Sum(terms)
+
+        best = total(None, var.init)
+        for w, r in ran:
+            candidate = z3.If(r, total(w.at, 0), z3.IntVal(0))
+            best = z3.If(candidate > best, candidate, best)
+        return z3.If(best > 0, best, z3.IntVal(0))
+
+    # ------------------------------------------------------------ conditions
+    def condition(self, cond: ir.Cond, x: Ev | None):
+        """A shared condition's value when event x runs."""
+        if isinstance(cond, ir.CNot):
+            return negate(self.condition(cond.operand, x))
+        if isinstance(cond, ir.CConst):
+            return z3.BoolVal(cond.value)
+        assert isinstance(cond, ir.CPred) and cond_class(self.program, cond) == "shared"
+        name, args = cond.name, cond.args
+        if name == "armed":
+            return self.truthy((f"{args[0]}:{args[1]}", "armed"), x)
+        obj = str(args[0])
+        key = (obj, field_of(self.program, name, obj))
+        if name == "count":
+            return _compare(self.value(key, x), str(args[1]), int(args[2]))
+        if name in ("mapped", "attached"):
+            return self.value(key, x) > 0
+        return self.truthy(key, x)
+
+
+def _compare(left, op: str, right: int):
+    return {"==": left == right, "!=": left != right, "<": left < right,
+            ">": left > right, "<=": left <= right, ">=": left >= right}[op]
