@@ -160,6 +160,12 @@ class _State(NamedTuple):
     cookies: tuple[tuple[str, bool], ...] = ()
 
 
+def _with_held(state: _State, held: tuple[_Entry, ...]) -> _State:
+    """state._replace(held=held), without _replace's cost on the hot path."""
+    return _State(held, state.hardirqs_off, state.irq_saves, state.softirq_off,
+                  state.preempt_off, state.gfp_strips, state.cookies)
+
+
 def _initial(context: ir.Context) -> _State:
     start = initial_state(context)
     return _State(hardirqs_off=start.hardirqs_off, softirq_off=start.softirq_off)
@@ -254,14 +260,14 @@ class _Walker:
         if top is not None and nest is not None and top.lock_class == key:
             # __lock_acquire(): same class on top with a nest_lock -> one entry, counted.
             merged = top._replace(references=top.references + 1, merged=True)
-            return state._replace(held=held[:-1] + (merged,))
+            return _with_held(state, held[:-1] + (merged,))
         if nest is not None and not any(_matches(e, nest, self.program) for e in held):
             self.problem("assertion", f"`{lock_name}` is acquired nested under `{nest}`, "
                          f"which is not held (lockdep: Nested lock was not taken)", at,
                          (lock_name, nest), held)
         self.record_acquire(at, lock_name, key, read, trylock, check, nest, held, state, False)
         entry = _Entry(lock_name, key, read, trylock, check, nest, at)
-        return state._replace(held=held + (entry,))
+        return _with_held(state, held + (entry,))
 
     def record_acquire(self, at, lock_name, key, read, trylock, check, nest, held, state,
                        reacquire: bool) -> None:
@@ -295,10 +301,10 @@ class _Walker:
                 continue
             if entry.references > 1:
                 kept = entry._replace(references=entry.references - 1)
-                return state._replace(held=held[:pos] + (kept,) + held[pos + 1:])
+                return _with_held(state, held[:pos] + (kept,) + held[pos + 1:])
             below, above = held[:pos], held[pos + 1:]
             self.reacquire(at, lock_name, below, above, state)
-            return state._replace(held=below + above)
+            return _with_held(state, below + above)
         self.problem("bad-unlock", f"`{lock_name}` is released but not held here", at,
                      (lock_name,), held)
         return state
@@ -431,12 +437,12 @@ _OP_KINDS = (ir.Acquire, ir.TryAcquire, ir.Release, ir.IrqOp, ir.MightSleep, ir.
 _READ = {ir.Mode.WRITE: 0, ir.Mode.READ: 1, ir.Mode.RECURSIVE: 2}
 
 
-_FORKS = (ir.Branch, ir.Choice, ir.TryAcquire, ir.Put, ir.AddCallback)
+_FORKS = frozenset({ir.Branch, ir.Choice, ir.TryAcquire, ir.Put, ir.AddCallback})
 
 
 def _join_points(ops: tuple[ir.Op, ...]) -> set[int]:
     """Ops with more than one incoming edge (none in straight-line code)."""
-    if not any(isinstance(op, _FORKS) for op in ops):
+    if _FORKS.isdisjoint(map(type, ops)):
         return set()
     seen: set[int] = set()
     joins: set[int] = set()
