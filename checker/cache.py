@@ -14,11 +14,12 @@ import hashlib
 import json
 import os
 import tempfile
+import types
+import typing
 from functools import lru_cache
 from pathlib import Path
 
-from checker.findings import EngineRun, FileResult, Finding, Link, Step, Unmet
-from model.span import Span
+from checker.findings import EngineRun, FileResult, Finding, Unmet
 
 CACHE_FORMAT = 1
 PACKAGE_DIRS = ("checker", "model")
@@ -95,8 +96,9 @@ class Cache:
 
 
 # -------------------------------------------------------------- (de)serialisation
-# Findings are frozen dataclasses of spans, strings, tuples and steps; they are
-# written field by field, so a field the engines add later is carried along.
+# Findings are frozen dataclasses of spans, strings, tuples and steps. They are
+# written field by field and rebuilt from their type annotations, so a field the
+# engines add later round-trips without a change here.
 
 def encode_result(result: FileResult) -> dict:
     return {
@@ -124,25 +126,23 @@ def _encode(value):
     return value
 
 
-NESTED = {"span": Span, "chain": Link, "witness": Step}
-
-
-def _decode(cls, document: dict):
-    values = {}
-    for spec in dataclasses.fields(cls):
-        if spec.name not in document:
-            continue
-        raw = document[spec.name]
-        if spec.name == "span":
-            values[spec.name] = Span(**raw) if isinstance(raw, dict) else raw
-        elif spec.name in NESTED and isinstance(raw, list):
-            values[spec.name] = tuple(_decode(NESTED[spec.name], item) for item in raw)
-        elif isinstance(raw, list):
-            values[spec.name] = _tuples(raw)
+def _decode(kind, value):
+    """`value` (from JSON) as an instance of the annotated type `kind`."""
+    if value is None:
+        return None
+    if dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        return kind(**{f.name: _decode(hints[f.name], value[f.name])
+                       for f in dataclasses.fields(kind) if f.name in value})
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return _decode(next(a for a in args if a is not type(None)), value)
+    if origin in (tuple, list):
+        if len(args) == 2 and args[1] is Ellipsis:
+            items = [_decode(args[0], v) for v in value]
+        elif args:
+            items = [_decode(a, v) for a, v in zip(args, value)]
         else:
-            values[spec.name] = raw
-    return cls(**values)
-
-
-def _tuples(value):
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+            items = list(value)
+        return tuple(items) if origin is tuple else items
+    return value

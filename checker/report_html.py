@@ -15,6 +15,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from checker import finding_help
 from checker.findings import FileResult, Finding
 from checker.graph_view import graph_view
 from checker.outcome import EXPECTED, FAILING, Run, engine_summary, level_text, primary_span
@@ -102,8 +103,11 @@ def _verdict(run: Run, result: FileResult) -> dict:
         complete = [e for e in result.engines if e.outcome == "complete"]
         proved = complete and all(e.exhaustive for e in complete)
         level = "proved (exhaustive)" if proved else "no violation found"
+    elif result.status == "inconclusive":
+        level = "; ".join(f"{e.name} undecided: {e.detail}" for e in result.engines
+                          if e.outcome == "inconclusive")
     else:
-        level = result.status
+        level = "spec error"
     bounds = [f"{e.name}: " + ("exhaustive" if e.exhaustive else
                                f"bound {e.bound}" if e.bound else e.outcome)
               for e in result.engines]
@@ -121,6 +125,7 @@ def _finding_view(run: Run, result: FileResult, finding: Finding, index: int, an
         "id": f"finding-{index}",
         "finding": finding,
         "banner": banner(finding),
+        "help": finding_help.short_help(finding.code),
         "disposition": disposition,
         "level": level_text(finding),
         "bound": engine_bound(result, finding.engine),

@@ -13,8 +13,10 @@ from __future__ import annotations
 import io
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from checker import runner
@@ -117,18 +119,53 @@ def private_cache(monkeypatch, tmp_path):
 
 
 def run_cli(*argv: str, stdout=None) -> tuple[int, str, str]:
+    """Run lockspec in-process. Every JSON or SARIF document it writes is validated
+    against its schema on the way out, whatever the test goes on to check."""
     out, err = stdout or io.StringIO(), io.StringIO()
     code = main(list(argv), out, err)
+    validate_documents(list(argv), out.getvalue())
     return code, out.getvalue(), err.getvalue()
+
+
+def _option(argv: list[str], *names: str) -> str | None:
+    for index, word in enumerate(argv[:-1]):
+        if word in names:
+            return argv[index + 1]
+    return None
+
+
+def validate_documents(argv: list[str], stdout: str) -> None:
+    if not argv or argv[0] != "check":
+        return
+    fmt, target = _option(argv, "--format"), _option(argv, "--output", "-o")
+    if fmt not in ("json", "sarif"):
+        return
+    if target is not None:
+        if not Path(target).exists():
+            return
+        text = Path(target).read_text(encoding="utf-8")
+    else:
+        text = stdout
+    if not text.strip():
+        return                 # a usage error: nothing was written
+    document = json.loads(text)
+    if fmt == "json":
+        from checker.output_json import schema
+        jsonschema.Draft202012Validator(schema()).validate(document)
+    else:
+        sarif_validator().validate(document)
+
+
+@lru_cache(maxsize=1)
+def sarif_validator():
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
 def spec(name: str) -> str:
     """A test spec's path as a user would type it from the repository root."""
     return str((SPECS / name).relative_to(ROOT))
-
-
-def load_json(text: str):
-    return json.loads(text)
 
 
 def check_golden(name: str, text: str) -> None:

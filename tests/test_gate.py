@@ -246,3 +246,23 @@ def test_no_progress_for_checks_under_a_second():
     with Progress(terminal, 1) as progress:         # the default delay: one second
         progress.advance()
     assert terminal.getvalue() == ""
+
+
+def test_cached_results_round_trip_exactly():
+    from checker.cache import decode_result, encode_result
+    from checker.findings import CONFIRMED, EngineRun, FileResult, Finding, Link, Step, Unmet
+    from model.span import Span
+    at = Span("s.lspec", 3, 5, 3, 17)
+    finding = Finding("deadlock", "cycle", at, "z3", status=CONFIRMED, locks=("A", "B"),
+                      paths=("t1", "t2"), scenario="race", chain=(Link("A -> B", at),),
+                      unsafe_scenario=((0, "lock(A);"), (1, "lock(B);")),
+                      witness=(Step("t1#1", 0, "acquire A", at, "note"),
+                               Step("irq#1", None, "hardirq starts", at)), reason="r")
+    result = FileResult(path="s.lspec", status="fail", findings=[finding],
+                        engines=[EngineRun("z3", "complete", "proved", True, 12)],
+                        unmet=[Unmet("race", "hang", at)])
+    document = json.loads(json.dumps(encode_result(result)))
+    again = decode_result(document, FileResult(path="s.lspec"))
+    assert again.findings == [finding] and again.engines == result.engines
+    assert again.unmet == result.unmet and again.status == "fail"
+    assert hash(again.findings[0]) == hash(finding)

@@ -114,3 +114,21 @@ def test_swimlane_marks_interrupts_revokes_and_lock_bars():
                         program=program)
     files = report_files(decide([result], "1", ("confirmed",)))
     assert 'class="marker revoke"' in files["abba.html"]
+
+
+def test_identical_across_processes_with_different_hash_seeds(tmp_path):
+    """Two separate runs (as CI and a developer make them) write the same bytes: nothing
+    depends on the order of a set or dict of strings, which changes with the seed."""
+    import os
+    import subprocess
+    import sys
+    trees = []
+    for seed in ("1", "2"):
+        target = tmp_path / f"seed{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-m", "checker.cli", "report", "--no-cache", *SPECS,
+                        "-o", str(target)], env=env, capture_output=True, check=False,
+                       timeout=300)
+        trees.append({p.relative_to(target).as_posix(): p.read_bytes()
+                      for p in sorted(target.rglob("*")) if p.is_file()})
+    assert trees[0] and trees[0] == trees[1]

@@ -3,25 +3,16 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import jsonschema
 import pytest
 
 from checker import finding_help
 from checker.findings import CODES
 from tests.output_fixtures import (ROOT, SARIF_SCHEMA, private_cache, run_cli,  # noqa: F401
-                                   simulated, spec)
-
-
-@lru_cache(maxsize=1)
-def sarif_validator():
-    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
-    jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+                                   sarif_validator, simulated, spec)
 
 
 URI = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
