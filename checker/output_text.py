@@ -9,9 +9,12 @@ line is always a one-line summary.
 """
 from __future__ import annotations
 
+import os
+
 from checker.findings import FileResult, Finding
 from checker.outcome import (BASELINED, EXPECTED, FAILING, INFORMATIONAL, REFUTED_D, Run,
                              engine_summary, level_text, primary_span)
+from checker.witness_model import analyse
 from model.span import display_name, render_diagnostic
 
 # lockdep's banner for each finding code: (title format, whether lockdep prints
@@ -98,7 +101,7 @@ def render_finding(run: Run, result: FileResult, finding: Finding, colour: bool 
         out += [""] + scenario_table(finding)
     if finding.witness:
         out += ["", f"witness interleaving ({len(finding.witness)} steps):"]
-        out += witness_listing(finding)
+        out += witness_listing(finding, result.path)
     return out
 
 
@@ -150,12 +153,21 @@ def _cell(text: str, width: int) -> str:
     return text.ljust(width)
 
 
-def witness_listing(finding: Finding) -> list[str]:
+def _step_location(span, spec_file: str | None) -> str:
+    """The spec's own lines by file name and line; other modules in full."""
+    if spec_file is not None and span.file == spec_file:
+        return f"{os.path.basename(span.file)}:{span.line}"
+    return short_location(span)
+
+
+def witness_listing(finding: Finding, spec_file: str | None = None) -> list[str]:
     columns = thread_columns(finding.witness)
     headers = [(f"CPU{cpu} " if cpu is not None else "") + name for name, cpu in columns]
     widths = []
+    blocked = {b.thread: f"blocked on {b.lock}" for b in analyse(finding).blocks if b.at_end}
     for (name, _), header in zip(columns, headers):
         actions = [s.action for s in finding.witness if s.thread == name]
+        actions += [blocked[name]] if name in blocked else []
         widths.append(min(CELL_MAX, max(len(header), *(len(a) for a in actions))) + 2)
     out = ["   #  " + "".join(_cell(h, w) for h, w in zip(headers, widths)).rstrip()]
     names = [name for name, _ in columns]
@@ -164,8 +176,19 @@ def witness_listing(finding: Finding) -> list[str]:
         cells = "".join(" " * w for w in widths[:column]) + _cell(step.action, widths[column])
         cells = cells.ljust(sum(widths))
         note = f"  ({step.note})" if step.note else ""
-        out.append(f"{number:>4}  {cells}{short_location(step.span)}{note}")
-    return out
+        out.append(f"{number:>4}  {cells}{_step_location(step.span, spec_file)}{note}")
+    return out + _blocked_row(finding, names, widths)
+
+
+def _blocked_row(finding: Finding, names: list[str], widths: list[int]) -> list[str]:
+    """At a deadlock, what each thread is stuck on, in its column, after the last step."""
+    blocks = {b.thread: b for b in analyse(finding).blocks if b.at_end}
+    if not blocks:
+        return []
+    cells = "".join(_cell(f"blocked on {blocks[name].lock}" if name in blocks else "", width)
+                    for name, width in zip(names, widths))
+    holders = "; ".join(f"{b.lock} is held by {b.holder}" for b in blocks.values())
+    return [f"{'*':>4}  {cells.rstrip()}   ({holders})"]
 
 
 def render_file(run: Run, result: FileResult, colour: bool = False,

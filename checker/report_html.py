@@ -137,7 +137,7 @@ def _finding_view(run: Run, result: FileResult, finding: Finding, index: int, an
         "scenario_table": "\n".join(scenario_table(finding)) if finding.unsafe_scenario else "",
         "swimlane": render_swimlane(finding, anchor, f"swimlane-{index}")
         if finding.witness else "",
-        "listing": "\n".join(witness_listing(finding)) if finding.witness else "",
+        "listing": "\n".join(witness_listing(finding, result.path)) if finding.witness else "",
         "baseline": entry,
     }
 

@@ -65,8 +65,7 @@ def render_swimlane(finding: Finding, link: Callable, ident: str) -> Markup:
     for name, _ in columns:
         x_of[name] = x
         x += widths[name]
-    final_blocks = [b for b in model.blocks if b.step == len(finding.witness)
-                    and not _is_step_block(finding, b)]
+    final_blocks = [b for b in model.blocks if b.at_end]
     top = CPU_BAND + THREAD_BAND
     blocked_height = ROW + BLOCK_STAGGER * len(final_blocks) if final_blocks else 0
     bottom = top + len(finding.witness) * ROW + blocked_height
@@ -202,12 +201,6 @@ def _markers(finding: Finding, model: WitnessModel, geometry, columns) -> list[s
         out.append(f'<g class="marker revoke" data-step="{number}"><title>{escape(text)}</title>'
                    f'<path d="M{cx},{cy - 6} l6,6 l-6,6 l-6,-6 z" fill="{RED}"/></g>')
     return out
-
-
-def _is_step_block(finding: Finding, block) -> bool:
-    """A block the engine recorded as a step of its own (an acquire of a held lock)."""
-    step = finding.witness[block.step - 1]
-    return step.thread == block.thread and block.lock in step.action
 
 
 def _blocks(finding: Finding, model: WitnessModel, geometry, slots, final_blocks,

@@ -43,6 +43,7 @@ class Block:
     thread: str
     lock: str
     holder: str
+    at_end: bool = False    # the state the witness ends in, not a step of its own
 
 
 @dataclass
@@ -122,5 +123,5 @@ def _cycle_blocks(finding: Finding, model: WitnessModel, last: int) -> list[Bloc
         wanted = locks[(index + 1) % len(locks)]
         thread, holder = still_held.get(lock), still_held.get(wanted)
         if thread and holder and thread != holder:
-            blocks.append(Block(last, thread, wanted, holder))
+            blocks.append(Block(last, thread, wanted, holder, at_end=True))
     return blocks

@@ -65,7 +65,10 @@ def test_witness_has_a_column_per_thread(simulated):
     column = header.index("CPU1 t2#1")
     count = int(re.search(r"\((\d+) steps\)", lines[start]).group(1))
     rows = lines[start + 2:start + 2 + count]
-    assert count == 2 and not lines[start + 2 + count].strip()
+    blocked = lines[start + 2 + count]
+    assert count == 2 and blocked.startswith("   *  blocked on B")
+    assert blocked.index("blocked on A") == column        # the deadlock, in each column
+    assert blocked.endswith("(B is held by t2#1; A is held by t1#1)")
     assert rows[0].split()[1:3] == ["acquire", "A"] and rows[0].index("acquire") < column
     assert rows[1].index("acquire") == column     # t2's step sits in t2's column
     assert all(re.search(r"abba\.lspec:\d+$", row) for row in rows)
