@@ -18,6 +18,7 @@ from checker.outcome import (BASELINED, EXPECTED, FAILING, INFORMATIONAL, REFUTE
 from checker.output_text import render_summary, short_location
 from model.span import Span, display_name
 
+WITNESS_STEPS = 30      # an annotation is a summary; the full witness is in SARIF and HTML
 COMMANDS = {FAILING: "error", INFORMATIONAL: "warning", REFUTED_D: "notice",
             BASELINED: "notice"}
 
@@ -55,8 +56,11 @@ def _finding_message(run: Run, result: FileResult, finding: Finding) -> str:
     lines += [f"#{n} {short_location(link.span)}: {link.text}"
               for n, link in enumerate(finding.chain)]
     if finding.witness:
-        lines.append("witness: " + "; ".join(f"{step.thread}: {step.action}"
-                                             for step in finding.witness))
+        shown = finding.witness[:WITNESS_STEPS]
+        rest = len(finding.witness) - len(shown)
+        lines.append("witness: " + "; ".join(f"{step.thread}: {step.action}" for step in shown)
+                     + (f"; ... {rest} more steps in the SARIF code flow and the HTML report"
+                        if rest else ""))
     return "\n".join(lines)
 
 
