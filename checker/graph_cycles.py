@@ -11,7 +11,7 @@ class visited once, whichever way it was reached first).
 
 Only strongly connected components of the class graph are expanded; each
 strong component of the product graph gets one witness, a shortest cycle
-found breadth-first from its smallest state.
+found breadth-first (never find_cycle, never an enumeration of cycles).
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from checker.graph_explain import chain_exists, circular_scenario, dependency_li
 from model.lockgraph import Dependency
 
 EdgeTypes = dict[tuple[str, str], dict[str, Dependency]]
+# Components up to this many states get a witness searched from every state.
+EXHAUSTIVE_WITNESS_STATES = 256
 
 
 def edge_types(graph: nx.MultiDiGraph) -> EdgeTypes:
@@ -74,36 +76,47 @@ def _product_graph(types: EdgeTypes, members: set[str]) -> nx.DiGraph:
 
 
 def _witness(product: nx.DiGraph, states: list, types: EdgeTypes) -> list[Dependency]:
-    """A shortest cycle through the smallest state, breadth-first inside the component."""
+    """A shortest cycle of the component, breadth-first from each of its states (from
+    the smallest only, in a component too large for that), starting at its smallest
+    class so the report does not depend on where the search began."""
     members = set(states)
-    start = states[0]
+    starts = states if len(states) <= EXHAUSTIVE_WITNESS_STATES else states[:1]
+    best: list | None = None
+    for start in starts:
+        walk = _cycle_through(product, members, start, None if best is None else len(best))
+        if walk is not None and (best is None or len(walk) < len(best)):
+            best = walk
+    if best is None:
+        return []
+    chain = [types[(source[0], target[0])][product.edges[source, target]["type"]]
+             for source, target in zip(best, best[1:])]
+    first = min(range(len(chain)), key=lambda i: chain[i].prev)
+    return chain[first:] + chain[:first]
+
+
+def _cycle_through(product: nx.DiGraph, members: set, start, shorter_than: int | None):
+    """The states of a shortest cycle through `start` (start repeated at the end)."""
     parent: dict = {start: None}
+    depth = {start: 0}
     queue = deque([start])
-    closing = None
-    while queue and closing is None:
+    while queue:
         node = queue.popleft()
+        if shorter_than is not None and depth[node] + 2 >= shorter_than:
+            return None
         for succ in sorted(product.successors(node)):
             if succ not in members:
                 continue
             if succ == start:
-                closing = node
-                break
+                path = []
+                while node is not None:
+                    path.append(node)
+                    node = parent[node]
+                return path[::-1] + [start]
             if succ not in parent:
                 parent[succ] = node
+                depth[succ] = depth[node] + 1
                 queue.append(succ)
-    if closing is None:
-        return []
-    path = []
-    node = closing
-    while node is not None:
-        path.append(node)
-        node = parent[node]
-    walk = path[::-1] + [start]
-    chain = []
-    for source, target in zip(walk, walk[1:]):
-        dep_type = product.edges[source, target]["type"]
-        chain.append(types[(source[0], target[0])][dep_type])
-    return chain
+    return None
 
 
 def deadlock_findings(types: EdgeTypes) -> list[Finding]:

@@ -40,10 +40,14 @@ def recursion_findings(walks: dict[str, WalkResult]) -> list[Finding]:
         verdict, prev = check_deadlock(event)
         if verdict != NESTING_RECURSIVE:
             continue
-        mode = {0: "", 1: " for read", 2: " for recursive read"}
-        message = (f"`{event.lock}`{mode[event.read]} while `{prev.lock}`{mode[prev.read]} "
-                   f"of the same class `{event.lock_class}` is held (may be due to a missing "
-                   f"lock nesting annotation)")
+        mode = {0: "", 1: " (read)", 2: " (recursive read)"}
+        if prev.lock == event.lock:
+            message = (f"`{event.lock}`{mode[event.read]} acquired while this thread already "
+                       f"holds it{mode[prev.read]}")
+        else:
+            message = (f"`{event.lock}`{mode[event.read]} acquired while `{prev.lock}`"
+                       f"{mode[prev.read]}, of the same class `{event.lock_class}`, is held "
+                       f"(may be due to a missing lock nesting annotation)")
         findings.append(Finding(
             "recursive-locking", message, user_span(event.site), "graph", status=CONFIRMED,
             locks=tuple(dict.fromkeys((prev.lock, event.lock))), paths=(event.code,),

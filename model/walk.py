@@ -166,9 +166,13 @@ def _with_held(state: _State, held: tuple[_Entry, ...]) -> _State:
                   state.preempt_off, state.gfp_strips, state.cookies)
 
 
+_INITIAL = {context: _State(hardirqs_off=initial_state(context).hardirqs_off,
+                           softirq_off=initial_state(context).softirq_off)
+            for context in ir.Context}
+
+
 def _initial(context: ir.Context) -> _State:
-    start = initial_state(context)
-    return _State(hardirqs_off=start.hardirqs_off, softirq_off=start.softirq_off)
+    return _INITIAL[context]
 
 
 class _Walker:

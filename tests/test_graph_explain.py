@@ -99,6 +99,19 @@ path ca in process { spin_lock(C); spin_lock(A); spin_unlock(A); spin_unlock(C);
     assert len(finding.chain) == 3
 
 
+def test_the_witness_is_the_shortest_cycle_of_the_component_even_away_from_its_start():
+    findings, _ = findings_of("""import kernel
+lock A, B, C, D : spinlock
+path ab in process { spin_lock(A); spin_lock(B); spin_unlock(B); spin_unlock(A); }
+path bc in process { spin_lock(B); spin_lock(C); spin_unlock(C); spin_unlock(B); }
+path cd in process { spin_lock(C); spin_lock(D); spin_unlock(D); spin_unlock(C); }
+path da in process { spin_lock(D); spin_lock(A); spin_unlock(A); spin_unlock(D); }
+path dc in process { spin_lock(D); spin_lock(C); spin_unlock(C); spin_unlock(D); }
+""")
+    (finding,) = findings
+    assert finding.message == "circular lock dependency C -> D -> C"
+
+
 def test_inconsistent_state_and_recursion_tables():
     findings, _ = findings_of("""import kernel
 lock A : spinlock
