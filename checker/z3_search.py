@@ -71,6 +71,7 @@ class Search:
             self.solver.add(z3.Implies(self.bound, z3.PbLe(
                 [(e, 1) for e in self.enc.event_count()], settings.bound)))
         self._stuck = None
+        self._kinds: dict[str, z3.BoolRef] = {}
         self._lock_waiters = None
         self._literals = 0
 
@@ -109,21 +110,50 @@ class Search:
             return Answer(UNSAT)
         return Answer(UNKNOWN, reason=self.solver.reason_unknown() or "unknown")
 
+    def shrink(self, assumptions: list, answer: Answer) -> Answer:
+        """A model of the same question with as few steps as the solver can find in a
+        few questions (bisection on a step bound): shorter witnesses read better."""
+        events = self.enc.event_count()
+
+        def steps(model):
+            return sum(1 for e in events if z3.is_true(model.eval(e, model_completion=True)))
+
+        best, low, high = answer, 0, steps(answer.model)
+        while low < high:
+            middle = (low + high) // 2
+            within = self._literal(z3.PbLe([(e, 1) for e in events], middle))
+            trial = self.ask(assumptions + [within])
+            if trial.result == SAT:
+                best, high = trial, min(middle, steps(trial.model))
+            elif trial.result == UNSAT:
+                low = middle + 1
+            else:
+                break
+        return best
+
+    def stuck_assumptions(self, kind: str, extra: list | None = None) -> list:
+        self._build_stuck()
+        if kind not in self._kinds:
+            waiting = disj(*self._lock_waiters)
+            self._kinds[kind] = self._literal(waiting if kind == "deadlock" else negate(waiting))
+        return [self._stuck, self._kinds[kind]] + [negate(lit) for lit in self.groups.values()] + list(
+            extra or ())
+
     def violation(self, reported: set) -> Answer:
-        """A run whose first violation is in a group not yet reported."""
+        """A run whose first violation is in a group not yet reported (shortened)."""
         if not self.groups or all(key in reported for key in self.groups):
             return Answer(UNSAT)
         assumptions = [self.want_violation] + [
             negate(lit) if key in reported else lit for key, lit in self.groups.items()]
-        return self.ask(assumptions)
+        return self.ask_short(assumptions)
 
     def stuck(self, kind: str, extra: list | None = None) -> Answer:
         """A stuck state of `kind` ("deadlock" or "hang") with no violation before it."""
-        self._build_stuck()
-        waiting = disj(*self._lock_waiters)
-        want = self._literal(waiting if kind == "deadlock" else negate(waiting))
-        assumptions = [self._stuck, want] + [negate(lit) for lit in self.groups.values()]
-        return self.ask(assumptions + list(extra or ()))
+        return self.ask_short(self.stuck_assumptions(kind, extra))
+
+    def ask_short(self, assumptions: list) -> Answer:
+        answer = self.ask(assumptions)
+        return self.shrink(assumptions, answer) if answer.result == SAT else answer
 
     def waits_for_classes(self, classes) -> z3.BoolRef:
         """A literal: every lock class given is waited for by some unpreempted thread."""
