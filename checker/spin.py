@@ -20,7 +20,7 @@ from checker.promela import code_of_marker
 # hash table size (pan clears the whole table at start, so small models want it small).
 SMALL = {"gcc": ("-O0", "-DSAFETY", "-DNOFAIR"), "pan": ("-E", "-m100000", "-w18")}
 LARGE = {"gcc": ("-O2", "-DSAFETY", "-DNOFAIR", "-DMEMLIM=8192"),
-         "pan": ("-E", "-m1000000", "-w26")}
+         "pan": ("-E", "-m1000000", "-w24")}
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def run_lockspec(path: Path, timeout: float) -> Timing:
     try:
         document = json.loads(done.stdout)
     except json.JSONDecodeError:
-        return Timing("error", seconds, (done.stderr or done.stdout).strip()[-200:])
+        return Timing("error", seconds, _last_line(done.stderr or done.stdout))
     verdict, note = lockspec_verdict(document["files"][0])
     return Timing(verdict, seconds, note)
 
@@ -79,8 +79,13 @@ def run_explorer(path: Path, timeout: float) -> Timing:
     try:
         answer = json.loads(done.stdout)
     except json.JSONDecodeError:
-        return Timing("error", seconds, done.stderr.strip()[-200:])
+        return Timing("error", seconds, _last_line(done.stderr))
     return Timing(answer["verdict"], seconds, f"{answer['states']} states")
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1][:160] if lines else "no output"
 
 
 def explore_main(path: str) -> int:
@@ -115,8 +120,11 @@ def run_spin_case(path: Path, timeout: float) -> Timing:
 
 # ------------------------------------------------------------------ the table
 
+UNDECIDED = ("timeout", "error", "inconclusive", "incomplete")
+
+
 def ratio(spin: Timing, other: Timing) -> str:
-    if other.verdict in ("timeout", "error") or other.seconds <= 0:
+    if other.verdict in UNDECIDED or spin.verdict == "error" or other.seconds <= 0:
         return "-"
     prefix = ">" if spin.verdict == "timeout" else ""
     return f"{prefix}{spin.seconds / other.seconds:.1f}x"
@@ -152,15 +160,16 @@ def main(argv: list[str]) -> int:
                   f"{'SPIN':<26} {'SPIN/lockspec':>13} {'SPIN/explorer':>13}")
         print(header)
         print("-" * len(header))
-        failures = 0
+        tally = {"wrong": 0, "error": 0}
         for case in cases:
-            failures += run_case(case, outdir, args)
-    print(f"\n{failures} verdicts differ from the expected ones" if failures
-          else "\nall verdicts as expected (timeouts aside)")
-    return 1 if failures else 0
+            for key, count in run_case(case, outdir, args).items():
+                tally[key] += count
+    print(f"\n{tally['wrong']} verdicts differ from the expected ones, "
+          f"{tally['error']} runs failed; timeouts and inconclusive runs are not counted")
+    return 1 if tally["wrong"] or tally["error"] else 0
 
 
-def run_case(case: Case, outdir: Path, args) -> int:
+def run_case(case: Case, outdir: Path, args) -> dict[str, int]:
     path = outdir / f"{case.name}.lspec"
     path.write_text(case.text, encoding="utf-8")
     lockspec = run_lockspec(path, args.timeout)
@@ -173,9 +182,9 @@ def run_case(case: Case, outdir: Path, args) -> int:
                                                   ("spin", spin)) if t is not None and t.note]
     if notes:
         print("    " + "; ".join(notes), flush=True)
-    decided = [t.verdict for t in (lockspec, explorer, spin)
-               if t is not None and t.verdict not in ("timeout", "inconclusive", "incomplete")]
-    return sum(1 for verdict in decided if verdict != case.expected)
+    verdicts = [t.verdict for t in (lockspec, explorer, spin) if t is not None]
+    return {"wrong": sum(1 for v in verdicts if v not in UNDECIDED and v != case.expected),
+            "error": verdicts.count("error")}
 
 
 if __name__ == "__main__":
