@@ -3,8 +3,9 @@
 The key covers everything a result depends on: the spec's path and text, the
 text of every module it imports (the prelude included), the check options,
 the engine functions that run, and lockspec itself (its version and a digest
-of its own source files, so a changed engine never serves an old answer). Entries are JSON files written
-atomically; a corrupt or unreadable entry is a miss, never an error.
+of its own source files, so a changed engine never serves an old answer).
+Entries are JSON files written atomically; a corrupt or unreadable entry is a
+miss, never an error.
 Inconclusive results are not stored: they depend on wall-clock budgets.
 """
 from __future__ import annotations

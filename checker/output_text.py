@@ -139,12 +139,13 @@ def scenario_table(finding: Finding) -> list[str]:
 
 
 def thread_columns(witness) -> list[tuple[str, int | None]]:
-    """The witness's threads in order of first appearance, each with its CPU."""
-    columns: list[tuple[str, int | None]] = []
-    for step in witness:
-        if step.thread not in [name for name, _ in columns]:
-            columns.append((step.thread, step.cpu))
-    return columns
+    """The witness's threads with their CPUs, by CPU, then in order of first appearance
+    (the swimlane's order too)."""
+    first: dict[str, tuple[int, int | None]] = {}
+    for index, step in enumerate(witness):
+        first.setdefault(step.thread, (index, step.cpu))
+    order = sorted(first.items(), key=lambda i: (i[1][1] is None, i[1][1] or 0, i[1][0]))
+    return [(name, cpu) for name, (_, cpu) in order]
 
 
 def _cell(text: str, width: int) -> str:
@@ -164,7 +165,7 @@ def witness_listing(finding: Finding, spec_file: str | None = None) -> list[str]
     columns = thread_columns(finding.witness)
     headers = [(f"CPU{cpu} " if cpu is not None else "") + name for name, cpu in columns]
     widths = []
-    blocked = {b.thread: f"blocked on {b.lock}" for b in analyse(finding).blocks if b.at_end}
+    blocked = end_state(analyse(finding))
     for (name, _), header in zip(columns, headers):
         actions = [s.action for s in finding.witness if s.thread == name]
         actions += [blocked[name]] if name in blocked else []
@@ -182,13 +183,23 @@ def witness_listing(finding: Finding, spec_file: str | None = None) -> list[str]
 
 def _blocked_row(finding: Finding, names: list[str], widths: list[int]) -> list[str]:
     """At a deadlock, what each thread is stuck on, in its column, after the last step."""
-    blocks = {b.thread: b for b in analyse(finding).blocks if b.at_end}
-    if not blocks:
+    model = analyse(finding)
+    stuck = end_state(model)
+    if not stuck:
         return []
-    cells = "".join(_cell(f"blocked on {blocks[name].lock}" if name in blocks else "", width)
-                    for name, width in zip(names, widths))
-    holders = "; ".join(f"{b.lock} is held by {b.holder}" for b in blocks.values())
-    return [f"{'*':>4}  {cells.rstrip()}   ({holders})"]
+    cells = "".join(_cell(stuck.get(name, ""), width) for name, width in zip(names, widths))
+    ends = sorted((b for b in model.blocks if b.at_end and b.thread in names),
+                  key=lambda b: names.index(b.thread))
+    holders = "; ".join(f"{b.lock} is held by {'itself' if b.holder == b.thread else b.holder}"
+                        for b in ends)
+    return [f"{'*':>4}  {cells.rstrip()}" + (f"   ({holders})" if holders else "")]
+
+
+def end_state(model) -> dict[str, str]:
+    """What each thread is stuck on when a deadlock witness ends."""
+    stuck = {thread: "interrupted" for thread in model.preempted}
+    stuck.update({b.thread: f"blocked on {b.lock}" for b in model.blocks if b.at_end})
+    return stuck
 
 
 def render_file(run: Run, result: FileResult, colour: bool = False,

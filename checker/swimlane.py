@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from checker.findings import Finding
 from checker.witness_model import Hold, WitnessModel, analyse
 
-CHAR_WIDTH = 7.0
+CHAR_WIDTH = 7.3
 ROW = 26
 GUTTER = 34
 CPU_BAND = 20
@@ -66,12 +66,13 @@ def render_swimlane(finding: Finding, link: Callable, ident: str) -> Markup:
         x_of[name] = x
         x += widths[name]
     final_blocks = [b for b in model.blocks if b.at_end]
+    stuck_row = bool(final_blocks or model.preempted)
     top = CPU_BAND + THREAD_BAND
-    blocked_height = ROW + BLOCK_STAGGER * len(final_blocks) if final_blocks else 0
+    blocked_height = ROW + BLOCK_STAGGER * len(final_blocks) if stuck_row else 0
     bottom = top + len(finding.witness) * ROW + blocked_height
     width, height = x + 8, bottom + 30
     geometry = (x_of, widths, top)
-    if final_blocks:   # a lock still held at the deadlock is held through the blocked row
+    if stuck_row:      # a lock still held at the deadlock is held through the blocked row
         model.holds = [h if h.released else Hold(h.thread, h.lock, h.start, h.end + 1, h.shared,
                                                   False) for h in model.holds]
         slots = {(h.thread, h.lock, h.start): s for h, s in slots.items()}
@@ -80,10 +81,12 @@ def render_swimlane(finding: Finding, link: Callable, ident: str) -> Markup:
            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="witness interleaving">', _defs(ident)]
     out += _headers(columns, geometry, height)
-    out += _steps(finding, model, geometry, link)
+    boxes = {name: widths[name] - 6 - depth[name] * (BAR_WIDTH + BAR_GAP) for name in widths}
+    out += _steps(finding, model, geometry, boxes, link)
     out += _bars(model, slots, geometry)
     out += _markers(finding, model, geometry, columns)
     out += _blocks(finding, model, geometry, slots, final_blocks, ident)
+    out += _preempted(finding, model, geometry)
     out.append(_legend(model, bottom + 18))
     out.append("</svg>")
     return Markup("\n".join(out))
@@ -124,7 +127,8 @@ def _row_y(top: int, step: int) -> int:
     return top + (step - 1) * ROW
 
 
-def _steps(finding: Finding, model: WitnessModel, geometry, link) -> list[str]:
+def _steps(finding: Finding, model: WitnessModel, geometry, boxes, link) -> list[str]:
+    """A box per step in its thread's column, left of the lock bars."""
     x_of, widths, top = geometry
     out = []
     for number, step in enumerate(finding.witness, 1):
@@ -132,11 +136,11 @@ def _steps(finding: Finding, model: WitnessModel, geometry, link) -> list[str]:
         out.append(f'<text x="{GUTTER - 6}" y="{y + 17}" text-anchor="end" '
                    f'font-family="monospace" font-size="11" fill="#90a4ae">{number}</text>')
         left = x_of[step.thread]
-        room = int((MAX_COLUMN - 20) / CHAR_WIDTH)
+        room = int((boxes[step.thread] - 12) / CHAR_WIDTH)
         shown = step.action if len(step.action) <= room else step.action[:room - 1] + "\u2026"
         tip = f"{number}. {step.thread}: {step.action}" + (f" ({step.note})" if step.note else "")
         tip += f"\n{step.span.file}:{step.span.line}"
-        body = (f'<rect x="{left + 2}" y="{y + 3}" width="{widths[step.thread] - 6}" '
+        body = (f'<rect x="{left + 2}" y="{y + 3}" width="{boxes[step.thread]}" '
                 f'height="{ROW - 6}" rx="4" class="step-box" fill="#eef3f8" stroke="#b0bec5"/>'
                 f'<text x="{left + 8}" y="{y + 17}" '
                 f'font-family="monospace" font-size="12">{escape(shown)}</text>')
@@ -230,6 +234,23 @@ def _blocks(finding: Finding, model: WitnessModel, geometry, slots, final_blocks
                    f'<title>{escape(block.thread)} {escape(label)}</title>{text}'
                    f'<path d="M{source_x},{y} L{target_x},{y}" fill="none" stroke="{RED}" '
                    f'stroke-width="2" marker-end="url(#{ident}-block)"/></g>')
+    return out
+
+
+def _preempted(finding: Finding, model: WitnessModel, geometry) -> list[str]:
+    """Threads stuck because an interrupt on their CPU cannot finish."""
+    x_of, widths, top = geometry
+    row_top = _row_y(top, len(finding.witness) + 1)
+    out = []
+    for thread, irq in sorted(model.preempted.items()):
+        if thread not in x_of:
+            continue
+        room = int((widths[thread] - 16) / CHAR_WIDTH)
+        out.append(f'<g class="preempted" data-thread="{escape(thread)}" '
+                   f'data-interrupt="{escape(irq)}"><title>{escape(thread)} is interrupted by '
+                   f'{escape(irq)}, which cannot finish</title><text x="{x_of[thread] + 8}" '
+                   f'y="{row_top + 14}" font-family="monospace" font-size="11" '
+                   f'fill="{AMBER}">{escape(("interrupted by " + irq)[:room])}</text></g>')
     return out
 
 

@@ -3,10 +3,12 @@
 The engines describe each step in a small vocabulary (checker.simulate):
 "acquire L", "acquire L (read)", "trylock L: ok", "release L", "<context>
 starts" (with the note "interrupts the CPU" when it preempts a thread),
-"revoke(obj)". This module turns a witness into lock-ownership intervals,
-interrupt and revoke markers and the blocking edges of a deadlock, for the
-swimlane and for SARIF's threadFlow kinds. A step outside the vocabulary is
-simply a step: nothing here guesses.
+"revoke(obj)"; and a stuck end state in the finding's message ("t1#1 waits:
+`B`, held by t2#1"). This module turns a witness into lock-ownership
+intervals, interrupt and revoke markers and the blocking edges of a deadlock,
+for the swimlane, the text listing and SARIF's threadFlow kinds. Without a
+stated end state, a deadlock's blocking edges are read off its lock cycle and
+the locks still held. A step outside the vocabulary is simply a step.
 """
 from __future__ import annotations
 
@@ -20,6 +22,12 @@ ACQUIRE = re.compile(r"^(?:acquire|trylock) (?P<lock>[\w.$/-]+)"
 RELEASE = re.compile(r"^release (?P<lock>[\w.$/-]+)")
 STARTS = re.compile(r"^(?P<context>\w+) starts$")
 REVOKE = re.compile(r"^(?P<verb>revoke|unrevoke)\((?P<obj>[^)]*)\)")
+# How the interleaving engine states a stuck end state in a finding's message:
+# "every thread is blocked: t1#1 waits: `B`, held by t2#1; t3#1 waits: interrupted by irq#1".
+WAITS = re.compile(r"(?P<thread>[\w.$-]+#\d+) waits: `(?P<lock>[^`]+)`, held by "
+                   r"(?P<holder>[\w.$-]+#\d+)")
+PREEMPTED = re.compile(r"(?P<thread>[\w.$-]+#\d+) waits: interrupted by (?P<irq>[\w.$-]+#\d+)")
+STUCK_CODES = ("deadlock", "hang")
 INTERRUPT_CONTEXTS = {"hardirq", "hardirq_nothread", "softirq", "irq_work"}
 
 
@@ -54,6 +62,7 @@ class WitnessModel:
     revokes: dict[int, str] = field(default_factory=dict)      # step -> "revoke(buf)"
     blocks: list[Block] = field(default_factory=list)
     kinds: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    preempted: dict[str, str] = field(default_factory=dict)   # thread -> the interrupt
 
 
 def thread_order(witness: tuple[Step, ...]) -> list[tuple[str, int | None]]:
@@ -72,9 +81,22 @@ def analyse(finding: Finding) -> WitnessModel:
     for (thread, lock), (start, shared) in sorted(open_holds.items(), key=lambda i: i[1][0]):
         model.holds.append(Hold(thread, lock, start, last, shared, False))
     model.holds.sort(key=lambda h: (h.start, h.thread, h.lock))
-    if finding.code == "deadlock":
-        model.blocks += _cycle_blocks(finding, model, last)
+    if finding.code in STUCK_CODES and not model.blocks:
+        stated = _stated_blocks(finding, model, last)
+        model.blocks += stated or (_cycle_blocks(finding, model, last)
+                                   if finding.code == "deadlock" else [])
     return model
+
+
+def _stated_blocks(finding: Finding, model: WitnessModel, last: int) -> list[Block]:
+    """The end state as the engine's message states it, for threads the witness shows."""
+    shown = {name for name, _ in model.threads}
+    for match in PREEMPTED.finditer(finding.message):
+        if match.group("thread") in shown:
+            model.preempted[match.group("thread")] = match.group("irq")
+    return [Block(last, m.group("thread"), m.group("lock"), m.group("holder"), at_end=True)
+            for m in WAITS.finditer(finding.message)
+            if m.group("thread") in shown and m.group("holder") in shown]
 
 
 def _step(model: WitnessModel, open_holds: dict, number: int, step: Step) -> None:

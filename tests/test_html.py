@@ -132,3 +132,12 @@ def test_identical_across_processes_with_different_hash_seeds(tmp_path):
         trees.append({p.relative_to(target).as_posix(): p.read_bytes()
                       for p in sorted(target.rglob("*")) if p.is_file()})
     assert trees[0] and trees[0] == trees[1]
+
+
+def test_real_engines_abba_page_has_the_cycle_and_the_swimlane(tmp_path):
+    code, _, _ = run_cli("report", spec("abba.lspec"), "-o", str(tmp_path))
+    html = (tmp_path / "abba.html").read_text(encoding="utf-8")
+    assert code == 1
+    assert 'class="edge cycle" data-source="A" data-target="B"' in html
+    assert 'class="edge cycle" data-source="B" data-target="A"' in html
+    assert 'class="swimlane"' in html and 'class="block"' in html
