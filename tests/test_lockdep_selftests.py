@@ -33,6 +33,7 @@ FAIL, SILENT = "F", "S"
 
 FAMILIES = {            # prefix -> lock kind, as declared in locking-selftest.c
     "lock": "spinlock", "rwlock": "rwlock", "mutex": "mutex", "rwsem": "rwsem",
+    "rtmutex": "mutex",     # rt_mutex: validated exactly like a mutex
 }
 STATIC = ("A", "B", "C", "D")
 SHARED = {"X": ("X1", "X2"), "Y": ("Y1", "Y2"), "Z": ("Z1", "Z2")}
@@ -60,6 +61,8 @@ PLAIN = {
     "RL": "read_lock(rwlock_{0})", "RU": "read_unlock(rwlock_{0})",
     "RWI": "rwlock_init(rwlock_{0})",
     "ML": "mutex_lock(mutex_{0})", "MU": "mutex_unlock(mutex_{0})", "MI": "mutex_init(mutex_{0})",
+    "RTL": "rt_mutex_lock(rtmutex_{0})", "RTU": "rt_mutex_unlock(rtmutex_{0})",
+    "RTI": "rt_mutex_init(rtmutex_{0})",
     "WSL": "down_write(rwsem_{0})", "WSU": "up_write(rwsem_{0})",
     "RSL": "down_read(rwsem_{0})", "RSU": "up_read(rwsem_{0})", "RWSI": "init_rwsem(rwsem_{0})",
     "RAWL": "raw_spin_lock(raw_lock_{0})", "RAWU": "raw_spin_unlock(raw_lock_{0})",
@@ -74,6 +77,7 @@ PLAIN = {
 COLUMNS = {
     "spin": ("L", "U", "SI"), "wlock": ("WL", "WU", "RWI"), "rlock": ("RL", "RU", "RWI"),
     "mutex": ("ML", "MU", "MI"), "wsem": ("WSL", "WSU", "RWSI"), "rsem": ("RSL", "RSU", "RWSI"),
+    "rtmutex": ("RTL", "RTU", "RTI"),
 }
 # The irq headers: locking-selftest-{hardirq,softirq}.h
 IRQS = {"hard": ("hardirq", "HARDIRQ_DISABLE", "HARDIRQ_ENABLE"),
@@ -162,8 +166,9 @@ def cols(*names: str, rlock: str = SILENT, default: str = FAIL) -> dict[str, str
 
 
 SIX = ("spin", "wlock", "rlock", "mutex", "wsem", "rsem")
-R6 = cols(*SIX)                                   # DO_TESTCASE_6R
-ALL_F = cols(*SIX, rlock=FAIL)                    # DO_TESTCASE_6
+SEVEN = SIX + ("rtmutex",)                        # with CONFIG_RT_MUTEXES
+R6 = cols(*SEVEN)                                 # DO_TESTCASE_6R
+ALL_F = cols(*SEVEN, rlock=FAIL)                  # DO_TESTCASE_6
 IRQ3 = {(irq, c): (SILENT if c == "rlock" else FAIL)  # DO_TESTCASE_6I: hard+soft x 3
         for irq in ("hard", "soft") for c in ("spin", "wlock", "rlock")}
 RW2 = {(irq, c): (SILENT if c == "rlock" else FAIL)   # DO_TESTCASE_2x2RW
@@ -432,7 +437,7 @@ def test_table_covers_every_listed_test():
     names = {c.name for c in CASES}
     for base in ("AA", "ABBA", "ABBCCA", "ABCABC", "ABBCCDDA", "ABCDBDDA", "ABCDBCDA",
                  "double_unlock", "init_held"):
-        assert {f"{base}_{col}" for col in SIX} <= names
+        assert {f"{base}_{col}" for col in SEVEN} <= names
     for base, events in (("irqsafe1", 2), ("irqsafe2B", 2), ("irqsafe3", 3), ("irqsafe4", 3),
                          ("irq_inversion", 3)):
         perms = [c for c in CASES if c.name.startswith(base + "_")]
