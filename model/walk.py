@@ -192,12 +192,18 @@ class _Walker:
         """The public form of a held stack, built once per distinct stack (and
         prefix-shared, as stacks grow one lock at a time)."""
         out = self.published.get(held)
-        if out is None:
-            entry = held[-1]
-            out = self.publics(held[:-1]) + (Held(
-                entry.lock, entry.lock_class, entry.read, entry.trylock, entry.check,
-                entry.nest, self.irq_context, self.ops[entry.at].site, entry.references),)
-            self.published[held] = out
+        if out is not None:
+            return out
+        known = len(held) - 1
+        while held[:known] not in self.published:
+            known -= 1
+        out = self.published[held[:known]]
+        for size in range(known + 1, len(held) + 1):
+            entry = held[size - 1]
+            out = out + (Held(entry.lock, entry.lock_class, entry.read, entry.trylock,
+                              entry.check, entry.nest, self.irq_context,
+                              self.ops[entry.at].site, entry.references),)
+            self.published[held[:size]] = out
         return out
 
     def once(self, key) -> bool:

@@ -449,3 +449,11 @@ def test_order_is_not_checked_for_trylocks_or_unrelated_locks():
         path p in process { mutex_lock(B); if mutex_trylock(A) { mutex_unlock(A); }
                             mutex_lock(C); mutex_unlock(C); mutex_unlock(B); }
     """) == []
+
+
+def test_thousands_of_nested_acquisitions_need_no_recursion():
+    found = findings_of("""
+        lock A : spinlock
+        path p in process { repeat 40 { repeat 40 { spin_lock(A); } } }
+    """)
+    assert {f.code for f in found} == {"recursive-locking", "held-at-exit"}
