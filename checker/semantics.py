@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from checker.findings import CODES
 from model import ir, walk
 
 START = -1                 # Event.op_index of an interrupt thread's start
@@ -28,9 +27,9 @@ MAX_THREADS = 64           # spawning beyond this is an error of the search
 # disabled preemption, so it never spins).
 NON_BLOCKING_KINDS = frozenset({"lockdep_map", "ww_ctx", "rcu", "rcu_sched", "local_lock"})
 
+# The finding codes (checker.findings.CODES) a violation of these semantics can have.
 VIOLATION_CODES = frozenset({"deadlock", "hang", "use-after-revoke", "use-after-free",
                              "refcount", "assertion", "held-at-exit", "bad-unlock"})
-assert VIOLATION_CODES <= set(CODES)
 
 
 class ThreadLimit(Exception):
@@ -145,13 +144,16 @@ def _add_edge(edges, key, obj) -> None:
 
 
 def _interrupt_spawners(program: ir.Program) -> frozenset[str]:
+    """Codes that may start an interrupt on their own CPU: they spawn interrupt work,
+    or spawn interrupt work that does (interrupt work runs on its spawner's CPU;
+    workqueue items get a new CPU, so what they spawn lands elsewhere)."""
     spawns = {cid: {op.code for op in code.ops if isinstance(op, ir.Spawn)}
               for cid, code in program.codes.items()}
     result = {cid for cid, targets in spawns.items()
               if any(program.codes[t].context.is_interrupt for t in targets)}
     changed = True
-    while changed:       # an interrupt spawned by work spawned here lands on this CPU only
-        changed = False  # if the work is itself an interrupt (same CPU); workqueues move CPU
+    while changed:
+        changed = False
         for cid, targets in spawns.items():
             if cid not in result and any(t in result and program.codes[t].context.is_interrupt
                                          for t in targets):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from checker.findings import Step
-from checker.semantics import (START, Event, Model, State, ThreadLimit, ThreadSpec, Violation,
-                               build_model, current_op, enabled_events, initial_state,
-                               stuck_violation, thread_index, valid_choices)
+from checker.semantics import (FINISHED, START, Event, Model, State, ThreadLimit, ThreadSpec,
+                               Violation, build_model, current_op, enabled_events,
+                               initial_state, stuck_violation, thread_index, valid_choices)
 from checker.semantics_step import apply
 from model import ir
 from model.span import Span
@@ -58,7 +58,7 @@ def not_enabled(model: Model, state: State, event: Event) -> str | None:
         return "no such thread"
     pc = state.pcs[index]
     expected = START if pc < 0 else pc
-    if pc == -2:
+    if pc == FINISHED:
         return "the thread has finished"
     if event.op_index != expected:
         return f"the thread is at op {expected}"

@@ -286,3 +286,9 @@ scenario s = 2 * a()
     state, _ = run(model, state, ("a#1", 0), ("a#2", 0))
     assert "m" not in model.lock_index
     assert len(state.locals[0].held) == len(state.locals[1].held) == 1
+
+
+def test_violation_codes_are_finding_codes():
+    from checker.findings import CODES
+    from checker.semantics import VIOLATION_CODES
+    assert VIOLATION_CODES <= set(CODES)

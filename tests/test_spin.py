@@ -55,6 +55,7 @@ def engine_verdicts(path: Path, scenario: str) -> set[str] | None:
     run = next((r for r in result.engines if r.name == "interleaving"), None)
     if run is None or run.detail == "not implemented":
         return None
+    assert run.outcome == "complete", run.detail       # a pass must be a proof
     return {f.code for f in result.findings if f.engine == "interleaving"
             and f.status == CONFIRMED and f.scenario == scenario}
 

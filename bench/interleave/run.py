@@ -1,7 +1,7 @@
 """lockspec vs SPIN on the interleaving families, side by side.
 
     python bench/interleave/run.py [--families abc] [--timeout 120] [--max-ring 16]
-                                   [--keep DIR] [--no-explore]
+                                   [--only NAMES] [--keep DIR] [--no-explore] [--no-spin]
 
 For every case it times, each in its own process and with a wall-clock limit:
 - `lockspec check --format json` end to end (parse, graph and interleaving
@@ -144,6 +144,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-ring", type=int, default=16)
     parser.add_argument("--max-ordered", type=int, default=8)
     parser.add_argument("--max-clients", type=int, default=4)
+    parser.add_argument("--only", metavar="NAMES", help="comma-separated case names, "
+                        "e.g. a_ring_8,b_ring_ordered_8")
     parser.add_argument("--keep", metavar="DIR", help="write the generated specs here")
     parser.add_argument("--no-explore", action="store_true")
     parser.add_argument("--no-spin", action="store_true")
@@ -152,7 +154,8 @@ def main(argv: list[str]) -> int:
     if args.explore:
         return explore_main(args.explore)
     cases = [c for c in all_cases(args.max_ring, args.max_ordered, args.max_clients)
-             if c.family in args.families]
+             if c.family in args.families
+             and (not args.only or c.name in args.only.split(","))]
     with tempfile.TemporaryDirectory(prefix="lockspec-bench-") as tmp:
         outdir = Path(args.keep) if args.keep else Path(tmp)
         outdir.mkdir(parents=True, exist_ok=True)
