@@ -37,7 +37,13 @@ class Frame:
 
 
 class LoweringError(Exception):
-    """Aborts lowering of one code; the diagnostic is already recorded."""
+    """Abandons a statement (or, when `fatal`, the whole thread); the diagnostic is
+    already recorded. After a statement fails, lowering goes on with the next one,
+    so that every error of a thread is found, in source order."""
+
+    def __init__(self, fatal: bool = False):
+        super().__init__()
+        self.fatal = fatal
 
 
 class _CodeBuilder:
@@ -47,29 +53,34 @@ class _CodeBuilder:
         self.ops: list[ir.Op] = []
         self.work = 0
         self.depth = 0
+        self.failed = False            # a statement could not be lowered
 
     def emit(self, op: ir.Op) -> int:
         if len(self.ops) >= MAX_OPS_PER_CODE:
-            self.lowerer.error(f"a thread lowers to more than {MAX_OPS_PER_CODE} steps",
+            self.lowerer.error(f"this thread is too large: more than {MAX_OPS_PER_CODE} "
+                               "steps once calls are inlined and `repeat` unrolled",
                                op.site.span, op.site.stack)
-            raise LoweringError()
+            raise LoweringError(fatal=True)
         self.ops.append(op)
         return len(self.ops) - 1
 
-    def enter(self, span: Span, frame: Frame) -> None:
-        """Count the work and the nesting; both are bounded, so that inlining and
-        unrolling cannot run away on any input."""
+    def count_work(self, span: Span, frame: Frame) -> None:
+        """Work is bounded, so that inlining and unrolling cannot run away."""
         self.work += 1
-        self.depth += 1
         if self.work > MAX_WORK_PER_CODE:
-            self.lowerer.error("a thread is too large once calls are inlined and `repeat` "
-                               f"unrolled (more than {MAX_WORK_PER_CODE} steps)", span,
-                               frame.stack)
-            raise LoweringError()
+            self.lowerer.error(f"this thread is too large: more than {MAX_WORK_PER_CODE} "
+                               "statements to lower once calls are inlined and `repeat` "
+                               "unrolled", span, frame.stack)
+            raise LoweringError(fatal=True)
+
+    def enter(self, span: Span, frame: Frame) -> None:
+        """Count the work and the nesting (bounded too: lowering recurses)."""
+        self.count_work(span, frame)
+        self.depth += 1
         if self.depth > MAX_LOWERING_DEPTH:
             self.lowerer.error(f"blocks and calls nest more than {MAX_LOWERING_DEPTH} deep "
                                "once calls are inlined", span, frame.stack)
-            raise LoweringError()
+            raise LoweringError(fatal=True)
 
     # ------------------------------------------------------------- statements
     def stmts(self, stmts: tuple[ast.Stmt, ...], k: int, frame: Frame) -> int:
@@ -78,6 +89,10 @@ class _CodeBuilder:
             self.enter(stmt.span, frame)
             try:
                 entry = self.stmt(stmt, entry, frame)
+            except LoweringError as err:
+                if err.fatal:
+                    raise
+                self.failed = True
             finally:
                 self.depth -= 1
         return entry
@@ -101,12 +116,16 @@ class _CodeBuilder:
         if isinstance(stmt, ast.Repeat):
             entry = k
             for _ in range(stmt.count):
+                self.count_work(stmt.span, frame)
                 entry = self.stmts(stmt.body.stmts, entry, frame)
             return entry
         if isinstance(stmt, ast.Assert):
-            cond = self.pure_cond(stmt.cond, frame)
             message = "assert " + self.lowerer.source_text(stmt.cond.span)
-            return self.emit(ir.Assert(cond, message, site, k))
+            if _is_predicate(stmt.cond):
+                return self.emit(ir.Assert(self.pure_cond(stmt.cond, frame), message, site, k))
+            # `&&`, `||`, `-> bool` functions, trylocks: branch, and fail where it is false
+            fail = self.emit(ir.Assert(ir.CConst(False), message, site, k))
+            return self.cond(stmt.cond, k, fail, frame)
         if isinstance(stmt, ast.Return):
             if frame.ret_targets is not None:
                 return self.cond(stmt.value, *frame.ret_targets, frame)
@@ -250,6 +269,10 @@ class _CodeBuilder:
             value = self.lowerer.value(expr, frame)
             if value.type == "bool":
                 return ir.CConst(value.value)
+            if value.type != "flag":
+                self.lowerer.error(f"`{expr.ident.text}` is a {value.type}, not a condition",
+                                   expr.span, frame.stack)
+                raise LoweringError()
             return ir.CPred("flag", (value.value,))
         if isinstance(expr, ast.Compare):
             return self.compare(expr, frame)
@@ -257,10 +280,7 @@ class _CodeBuilder:
             name = expr.name.text
             if name in core.BUILTINS and core.BUILTINS[name].role == "cond" and name != "nondet":
                 return self.predicate(name, self.lowerer.bind_builtin(expr, frame))
-        self.lowerer.error("this condition has a side effect (a trylock, a callback or a "
-                           "function call) and can only be tested by `if`", expr.span,
-                           frame.stack)
-        raise LoweringError()
+        raise AssertionError(f"not a predicate: {type(expr).__name__}")  # see _is_predicate
 
     def predicate(self, name: str, args: dict[str, Value]) -> ir.Cond:
         options = self.lowerer.resolved.options
@@ -301,6 +321,17 @@ IRQ_BUILTINS = {
 }
 GFP_ALL = frozenset({"block", "io", "fs"})
 _FLIP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
+
+
+def _is_predicate(expr: ast.Expr) -> bool:
+    """Whether an IR condition can say `expr` without branching: no `&&`/`||`,
+    no side effect, no function to inline."""
+    if isinstance(expr, ast.Not):
+        return _is_predicate(expr.operand)
+    if isinstance(expr, ast.Call):
+        builtin = core.BUILTINS.get(expr.name.text)
+        return builtin is not None and builtin.role == "cond" and expr.name.text != "nondet"
+    return isinstance(expr, (ast.BoolLit, ast.Name, ast.Compare))
 
 
 def _static_compare(op: str, a, b) -> bool:

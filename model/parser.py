@@ -11,8 +11,9 @@ that independent errors further on are reported too:
 - otherwise the parser is reset to where the broken declaration began and
   resumes at the next declaration.
 
-An error soon after a repair is taken as a cascade of that repair and is not
-reported, unless it is unmistakable on its own (a missing `;`).
+A repair is a guess: a later error in the same declaration is taken as a
+cascade of it and is not reported, unless it is unmistakable on its own (a
+missing `;`, a keyword used as a name).
 """
 from __future__ import annotations
 
@@ -32,8 +33,6 @@ from model.syntax_errors import (DECL_STARTS, KEYWORD_TYPES, MISTAKES, OPENERS, 
 MAX_NESTING = 128
 MAX_SYNTAX_ERRORS = 20
 REPAIR_LOOKAHEAD = 4       # tokens a repair must let the parser take
-CASCADE_WINDOW = 1         # an error right after a repair is a cascade, unless it
-                           # is unmistakable (a missing `;`, a keyword as a name)
 MAX_RESYNC_SCAN = 20_000   # tokens searched for a place to resume before giving up
 CLOSERS = frozenset({"RBRACE", "RPAR"})
 UNPARSED = frozenset({"BAD", "BLOCK_COMMENT"})
@@ -143,7 +142,7 @@ class _Driver:
         self.prev: Token | None = None     # the last token the parser took
         self.statement_start: Token | None = None
         self.errors: list[Diagnostic] = []
-        self.last_repair = -CASCADE_WINDOW - 1
+        self.repaired = False              # a guess was made in this declaration
         self.snapshot = self._snapshot()   # where the current declaration began
 
     def run(self):
@@ -155,7 +154,7 @@ class _Driver:
                     index = self.unparsed(index)
                     continue
                 if token.type in DECL_STARTS and DECL_STARTS <= set(self.cursor.choices()):
-                    self.snapshot = self._snapshot()
+                    self.snapshot, self.repaired = self._snapshot(), False
                 try:
                     result = self.feed(token)
                 except UnexpectedToken:
@@ -200,15 +199,14 @@ class _Driver:
     def recover(self, index: int) -> int:
         """Report the error at `index` (unless it is a cascade); return where to go on."""
         site = self.error_site(index)
-        cascade = index - self.last_repair <= CASCADE_WINDOW and not confident(site)
-        if cascade and self.errors:
+        if self.repaired and not confident(site):
             return self.resynchronise(index)
         self.report(describe(self.parser, site, _labels()))
         if site.token.type == "$END":
             raise _Stop()
         repaired = self.try_repairs(index, site)
         if repaired is not None:
-            self.last_repair = index
+            self.repaired = True
             return repaired
         return self.resynchronise(index)
 
@@ -260,7 +258,7 @@ class _Driver:
         cursor, brackets, prev = self.snapshot
         self.cursor = cursor.copy(deepcopy_values=False)
         self.open, self.prev, self.bangs = list(brackets), prev, 0
-        self.last_repair = -CASCADE_WINDOW - 1
+        self.repaired = False
         later = index + 1
         while (token := self.tokens.get(later)) is not None and token.type != "$END":
             if later - index > MAX_RESYNC_SCAN:
@@ -272,12 +270,23 @@ class _Driver:
             later += 1
         raise _Stop()
 
+    def _stray_continues(self, end: int) -> bool:
+        """Whether the token after `end` belongs to the run of stray characters: a
+        BAD character right after it, or a name glued between two (`été`)."""
+        following = self.tokens.get(end + 1)
+        if following is None or following.start_pos != self.tokens.get(end).end_pos:
+            return False
+        if following.type == "BAD":
+            return True
+        after = self.tokens.get(end + 2)
+        return following.type in ("NAME", "INT") and after is not None and \
+            after.type == "BAD" and after.start_pos == following.end_pos
+
     def unparsed(self, index: int) -> int:
         """Report a run of stray characters (or an unterminated comment) once; skip it."""
         first = self.tokens.get(index)
         end = index
-        while (following := self.tokens.get(end + 1)) is not None and \
-                following.type == "BAD" and following.start_pos == self.tokens.get(end).end_pos:
+        while self._stray_continues(end):
             end += 1
         last = self.tokens.get(end)
         run = "".join(self.tokens.get(i) for i in range(index, end + 1))
@@ -290,7 +299,7 @@ class _Driver:
             while (following := self.tokens.get(end + 1)) is not None and \
                     following.type != "$END" and following.line == first.line:
                 end += 1
-        self.last_repair = end
+        self.repaired = True
         return end + 1
 
 

@@ -6,7 +6,7 @@ import dataclasses
 from model import ast, core, ir
 from model.lower import Frame, LoweringError, Value, _CodeBuilder
 from model.resolve import Resolved
-from model.span import TYPE_ERROR, Diagnostic, SourceFile, Span
+from model.span import TYPE_ERROR, Diagnostic, SourceFile, Span, is_prelude
 
 MAX_CALL_DEPTH = 64
 
@@ -24,9 +24,16 @@ class _Lowerer:
 
     # ------------------------------------------------------------------ errors
     def error(self, message: str, span: Span, stack: tuple[Span, ...] = ()) -> None:
-        hints = tuple(f"in the call at {frame.short()}" for frame in reversed(stack))
-        diag = Diagnostic(TYPE_ERROR, message, span, hints[:3])
-        self.diags.setdefault((span, message), diag)
+        """A lowering error, located in the spec's own text: inside a prelude verb it
+        points at the innermost call the spec wrote, and names the verb's line."""
+        frames = stack + (span,)
+        own = [i for i, frame in enumerate(frames) if not is_prelude(frame.file)]
+        at = own[-1] if own else len(frames) - 1
+        hints = [f"in {frames[i].short()}, called from here" for i in range(len(frames) - 1,
+                                                                        at, -1)][-1:]
+        hints += [f"in the call at {frames[i].short()}" for i in range(at - 1, -1, -1)]
+        diag = Diagnostic(TYPE_ERROR, message, frames[at], tuple(hints[:4]))
+        self.diags.setdefault((frames[at], message), diag)
 
     def source_text(self, span: Span) -> str:
         source = self.sources.get(span.file)
@@ -126,7 +133,7 @@ class _Lowerer:
     def enter(self, fn: ast.FnDecl, call: ast.Call, frame: Frame) -> Frame:
         if len(frame.stack) >= MAX_CALL_DEPTH:
             self.error("calls nest too deeply", call.span, frame.stack)
-            raise LoweringError()
+            raise LoweringError(fatal=True)
         formal = [(p.name.text, frozenset(t.text for t in p.types), core.REQUIRED)
                   for p in fn.params]
         env = self.bind(call, formal, frame)
@@ -136,7 +143,7 @@ class _Lowerer:
         """A callback or release function: no parameter, or one bound to the object."""
         if len(frame.stack) >= MAX_CALL_DEPTH:
             self.error("calls nest too deeply", site.span, frame.stack)
-            raise LoweringError()
+            raise LoweringError(fatal=True)
         env = {}
         if len(fn.params) > 1:
             self.error(f"`{fn.name.text}` runs as a callback of `{obj}`, so it takes at most "
@@ -173,6 +180,8 @@ class _Lowerer:
         try:
             entry = builder.stmts(body.stmts, exit_index, frame)
         except LoweringError:
+            return
+        if builder.failed:
             return
         ops, entry = _renumber(builder.ops, entry)
         self.codes[code_id] = ir.Code(code_id, name, context, ops, entry, span)

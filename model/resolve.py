@@ -31,6 +31,12 @@ KIND_ALIASES = {
     "refcount_t": "refcounted", "dma_fence": "fence", "atomic_t": "counter",
     "bool": "flag", "dma_buf": "revocable",
 }
+CONTEXT_ALIASES = {
+    "irq": "hardirq", "interrupt": "hardirq", "isr": "hardirq", "nmi": "hardirq",
+    "task": "process", "thread": "process", "kthread": "process", "syscall": "process",
+    "user": "process", "ioctl": "process", "bh": "softirq", "tasklet": "softirq",
+    "napi": "softirq", "timer": "softirq", "work": "workqueue", "wq": "workqueue",
+}
 OBJECT_OPTIONS = {"lock": "fence", "release": "refcounted"}
 
 
@@ -140,10 +146,14 @@ class _Resolver:
 
     def kind_error(self, what: str, kind: ast.Ident, pool, other_pool, other: str) -> None:
         hint = did_you_mean(kind.text, pool)
-        if kind.text in KIND_ALIASES and KIND_ALIASES[kind.text] in pool:
-            hint = f"the kernel's `{kind.text}` is `{KIND_ALIASES[kind.text]}` here"
+        alias = KIND_ALIASES.get(kind.text)
+        if alias in pool:
+            hint = f"the kernel's `{kind.text}` is `{alias}` here"
         elif kind.text in other_pool:
             hint = f"`{kind.text}` is {other}"
+        elif alias in other_pool:
+            hint = f"the kernel's `{kind.text}` is `{alias}`, and `{alias}` is " + \
+                other.replace(kind.text, alias)
         self.error(TYPE_ERROR, f"unknown {what} kind `{kind.text}`", kind.span,
                    hint or f"{what} kinds: " + ", ".join(sorted(pool)))
 
@@ -214,7 +224,8 @@ class _Resolver:
         value = True if decl.value is None else getattr(decl.value, "value", None)
         if want is bool and not isinstance(value, bool) or want is int and (
                 not isinstance(value, int) or isinstance(value, bool)):
-            self.error(TYPE_ERROR, f"option `{name}` takes a {want.__name__}", decl.span)
+            wanted = "`true` or `false`" if want is bool else "a number"
+            self.error(TYPE_ERROR, f"option `{name}` takes {wanted}", decl.span)
             return
         self.options[name] = value
 
@@ -243,9 +254,11 @@ class _Resolver:
 
     def check_context(self, context: ast.Ident) -> None:
         if context.text not in core.CONTEXT_CONSTANTS:
+            hint = did_you_mean(context.text, core.CONTEXT_CONSTANTS)
+            if context.text in CONTEXT_ALIASES:
+                hint = f"did you mean `{CONTEXT_ALIASES[context.text]}`?"
             self.error(TYPE_ERROR, f"unknown execution context `{context.text}`", context.span,
-                       did_you_mean(context.text, core.CONTEXT_CONSTANTS)
-                       or "contexts: " + ", ".join(core.CONTEXT_CONSTANTS))
+                       hint or "contexts: " + ", ".join(core.CONTEXT_CONSTANTS))
 
     def check_object(self, obj: ObjSym) -> None:
         lock = obj.options.get("lock")

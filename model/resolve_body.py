@@ -210,7 +210,7 @@ class BodyChecker:
             return self.name_type(expr.ident, params)
         if isinstance(expr, ast.Call) and expr.name.text == "lock_of":
             self.check_call(expr, params, statement=False)
-            return self.lock_of_type(expr)
+            return self.lock_of_type(expr, params)
         if isinstance(expr, ast.IntLit):
             return "int"
         if isinstance(expr, ast.BoolLit):
@@ -223,8 +223,10 @@ class BodyChecker:
                    expr.span, "a condition cannot be passed as a value")
         return None
 
-    def lock_of_type(self, call: ast.Call) -> str | None:
-        if len(call.args) == 1 and isinstance(call.args[0].value, ast.Name):
+    def lock_of_type(self, call: ast.Call, params) -> str | None:
+        """The kind of a global fence's lock; None for a fence parameter."""
+        if len(call.args) == 1 and isinstance(call.args[0].value, ast.Name) and \
+                call.args[0].value.ident.text not in params:
             fence = self.objects.get(call.args[0].value.ident.text)
             lock = fence.options.get("lock") if fence is not None else None
             if lock is not None and lock.text in self.locks:

@@ -34,11 +34,17 @@ class Span:
 NOWHERE = Span("<builtin>", 0, 0, 0, 0)
 
 
+PRELUDE_MARKER = "/model/prelude/"
+
+
+def is_prelude(path: str) -> bool:
+    return PRELUDE_MARKER in path
+
+
 def display_name(path: str) -> str:
     """Prelude files are shown by module name, user files as given."""
-    marker = "/model/prelude/"
-    if marker in path:
-        return "<" + path.split(marker, 1)[1] + ">"
+    if is_prelude(path):
+        return "<" + path.split(PRELUDE_MARKER, 1)[1] + ">"
     return path
 
 

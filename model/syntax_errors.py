@@ -162,9 +162,10 @@ def semicolon_missing(site: ErrorSite) -> bool:
 
 
 def confident(site: ErrorSite) -> bool:
-    """Errors recognised with certainty are reported even right after a repair."""
-    return semicolon_missing(site) or ("NAME" in site.expected
-                                       and site.token.type in KEYWORD_TYPES)
+    """Errors that a repair earlier in the declaration cannot explain: a missing
+    `;`, a keyword used as a name, anything after the declaration is complete."""
+    return semicolon_missing(site) or DECL_STARTS <= site.expected or (
+        "NAME" in site.expected and site.token.type in KEYWORD_TYPES)
 
 
 def _missing_semicolon(site: ErrorSite, span: Span, generic: str):
