@@ -18,8 +18,9 @@ from checker.promela import code_of_marker
 
 # Stuck states are the watchdog's job (-E); -m is the depth bound, -w the log2 of the
 # hash table size (pan clears the whole table at start, so small models want it small).
-SMALL = {"gcc": ("-O0", "-DSAFETY", "-DNOFAIR"), "pan": ("-E", "-m100000", "-w18")}
-LARGE = {"gcc": ("-O2", "-DSAFETY", "-DNOFAIR", "-DMEMLIM=8192"),
+# COLLAPSE is SPIN's recommended lossless state compression for large searches.
+SMALL = {"gcc": ("-w", "-O0", "-DSAFETY", "-DNOFAIR"), "pan": ("-E", "-m100000", "-w18")}
+LARGE = {"gcc": ("-w", "-O2", "-DSAFETY", "-DNOFAIR", "-DCOLLAPSE", "-DMEMLIM=8192"),
          "pan": ("-E", "-m1000000", "-w24")}
 
 
@@ -78,7 +79,11 @@ def _parse(output: str, seconds: float, pan_seconds: float) -> SpinResult:
         return SpinResult(None, states, seconds, pan_seconds,
                           f"unexpected assertion {violated.group(1)}")
     errors = re.search(r"errors: (\d+)", output)
-    if errors and errors.group(1) == "0" and "max search depth too small" not in output:
+    if errors and errors.group(1) == "0" and "Search not completed" not in output:
         return SpinResult("pass", states, seconds, pan_seconds)
+    for sign, reason in (("MEMLIM", "memory limit reached"), ("out of memory", "out of memory"),
+                         ("max search depth too small", "depth bound reached")):
+        if sign in output:
+            return SpinResult(None, states, seconds, pan_seconds, f"incomplete: {reason}")
     tail = output.strip().splitlines()[-3:]
     return SpinResult(None, states, seconds, pan_seconds, "pan: " + " / ".join(tail))

@@ -51,3 +51,25 @@ def test_self_spawning_work_cannot_be_exported(cli, tmp_path):
     code, _, err = cli("export", "--promela", str(spec))
     assert code == 2
     assert "spawns itself" in err
+
+
+PAN_TAIL = """(Spin Version 6.5.2 -- 6 December 2019)
+{warning}	+ Partial Order Reduction
+
+State-vector 72 byte, depth reached 28, errors: {errors}
+       54 states, stored
+"""
+
+
+def test_pan_output_is_read_conservatively():
+    from checker.spin import _parse
+    violated = "pan:1: assertion violated VIOLATION_use_after_revoke (at depth 13)\n"
+    done = _parse(violated + PAN_TAIL.format(warning="Warning: Search not completed\n",
+                                             errors=1), 1.0, 0.5)
+    assert (done.verdict, done.states) == ("use-after-revoke", 54)
+    assert _parse(PAN_TAIL.format(warning="", errors=0), 1.0, 0.5).verdict == "pass"
+    memory = _parse("pan: reached -DMEMLIM bound\n" + PAN_TAIL.format(
+        warning="Warning: Search not completed\n", errors=0), 1.0, 0.5)
+    assert memory.verdict is None and memory.detail == "incomplete: memory limit reached"
+    other = _parse("pan:1: assertion violated x == 1 (at depth 3)\n", 1.0, 0.5)
+    assert other.verdict is None

@@ -112,7 +112,9 @@ def run_spin_case(path: Path, timeout: float) -> Timing:
     export = time.monotonic() - start
     result = run_spin(text, timeout=max(1.0, timeout - export), flags=LARGE)
     note = f"{result.states} states, pan {result.pan_seconds:.2f}s" if result.states else ""
-    verdict = result.verdict or ("timeout" if "timed out" in result.detail else "error")
+    verdict = result.verdict or ("timeout" if "timed out" in result.detail else
+                                 "incomplete" if result.detail.startswith("incomplete") else
+                                 "error")
     if result.detail:
         note = (note + "; " if note else "") + result.detail[:80]
     return Timing(verdict, export + result.seconds, note)
