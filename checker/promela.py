@@ -63,7 +63,7 @@ def render_threads(program: ir.Program, threads: list[ThreadSpec],
                    title: str) -> tuple[str, list[str]]:
     model = build_model(program)
     problems: list[str] = []
-    bounds = _spawn_bounds(program, problems)
+    bounds = _spawn_bounds(program, sorted({t.code for t in threads}), problems)
     if problems:
         return "", problems
     codes = _codes_used(program, threads)
@@ -96,7 +96,8 @@ def _codes_used(program: ir.Program, threads) -> list[str]:
     return sorted(seen)
 
 
-def _spawn_bounds(program: ir.Program, problems: list[str]) -> dict[str, tuple[int, int]]:
+def _spawn_bounds(program: ir.Program, roots: list[str],
+                  problems: list[str]) -> dict[str, tuple[int, int]]:
     """Per code: (threads, non-interrupt threads) it may spawn, transitively."""
     bounds: dict[str, tuple[int, int]] = {}
 
@@ -116,7 +117,7 @@ def _spawn_bounds(program: ir.Program, problems: list[str]) -> dict[str, tuple[i
         bounds[code] = (threads, cpus)
         return bounds[code]
 
-    for code in sorted(program.codes):
+    for code in roots:
         visit(code, ())
     return bounds
 
