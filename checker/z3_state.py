@@ -23,6 +23,7 @@ import z3
 
 from checker.semantics import initial_object
 from checker.z3_encode import Encoding, Ev, before, conj, disj, negate
+from checker.z3_sections import Sections
 from checker.z3_threads import Unfolded, cond_class, field_of
 from model import ir
 
@@ -74,6 +75,12 @@ class Store:
             for index, value in enumerate(initial_object(obj)):
                 self.vars[(name, index)] = Variable(value)
         self._collect(enc.u)
+        self.writes_at: dict[tuple[int, int], list] = {}
+        for key, var in self.vars.items():
+            for w in var.writes:
+                self.writes_at.setdefault((w.at.thread, w.at.node), []).append(
+                    (key, w.effect, w.amount))
+        self.sections = Sections(enc, lambda t, n: self.writes_at.get((t, n), ()))
 
     def var(self, key) -> Variable:
         if key not in self.vars:                 # an armed bit: "fence:callback"
@@ -119,9 +126,11 @@ class Store:
             return z3.IntVal(var.init)
         if kinds == {"set"}:
             return self._latest_set(var, ran)
+        if kinds == {"add"}:
+            return var.init + self._added(key, ran, x)
         if "floor" in kinds:
             return self._floored(var, ran)
-        return self._sets_and_adds(var, ran)
+        return self._sets_and_adds(key, var, ran, x)
 
     def truthy(self, key, x: Ev | None):
         """value != 0, with a cheaper form for fields only ever set to 0 or 1."""
@@ -136,14 +145,42 @@ class Store:
     def _ran_before(self, write: Write, x: Ev | None):
         if x is None:
             return write.guard
-        return conj(write.guard, before(write.at, x))
+        return conj(write.guard, self.sections.order(write.at, x))
+
+    def _added(self, key, adds, x: Ev | None, after: Ev | None = None):
+        """The sum of the adds that ran before x (and after `after`). Writes in a section
+        that excludes x's count as the section's net amount, once it is done."""
+        lock = self._summary_lock(x) if after is None else None
+        terms, sections = [], {}
+        for w, r in adds:
+            pair = self.sections.common(w.at, x) if lock is not None else None
+            if pair is not None and pair[0].hold.lock == lock:
+                net = self.sections.completed_net(pair[0], key)
+                if net is not None:
+                    sections[(pair[0].hold.thread, pair[0].hold.node)] = (pair, net)
+                    continue
+            ran = r if after is None else conj(r, self.sections.order(after, w.at))
+            terms.append(z3.If(ran, z3.IntVal(w.amount), z3.IntVal(0)))
+        for (theirs, mine), net in sections.values():
+            if net:
+                done = conj(self.enc.edge(theirs.hold.thread, theirs.hold.node, 0),
+                            before(theirs.start, mine.start))
+                terms.append(z3.If(done, z3.IntVal(net), z3.IntVal(0)))
+        return z3.Sum(terms) if terms else z3.IntVal(0)
+
+    def _summary_lock(self, x: Ev | None) -> str | None:
+        if x is None or x.node < 0:
+            return None
+        mine = self.sections.inside.get((x.thread, x.node))
+        return min(mine) if mine else None
 
     def _latest_is_one(self, var: Variable, ran):
         ones = [(w, r) for w, r in ran if w.amount == 1]
         zeros = [(w, r) for w, r in ran if w.amount == 0]
 
         def no_zero_after(w):
-            return conj(*(negate(conj(r0, before(w.at, w0.at))) for w0, r0 in zeros))
+            return conj(*(negate(conj(r0, self.sections.order(w.at, w0.at)))
+                          for w0, r0 in zeros))
 
         cases = [conj(r, no_zero_after(w)) for w, r in ones]
         if var.init == 1:
@@ -153,23 +190,20 @@ class Store:
     def _latest_set(self, var: Variable, ran):
         result = z3.IntVal(var.init)
         for w, r in ran:
-            later = disj(*(conj(r2, before(w.at, w2.at)) for w2, r2 in ran if w2 is not w))
+            later = disj(*(conj(r2, self.sections.order(w.at, w2.at))
+                           for w2, r2 in ran if w2 is not w))
             result = z3.If(conj(r, negate(later)), z3.IntVal(w.amount), result)
         return result
 
-    def _sets_and_adds(self, var: Variable, ran):
+    def _sets_and_adds(self, key, var: Variable, ran, x: Ev | None):
         sets = [(w, r) for w, r in ran if w.effect == "set"]
         adds = [(w, r) for w, r in ran if w.effect == "add"]
-
-        def added(after: Ev | None):
-            return z3.Sum([z3.If(conj(r, True if after is None else before(after, w.at)),
-                                 z3.IntVal(w.amount), z3.IntVal(0)) for w, r in adds]) \
-                if adds else z3.IntVal(0)
-
-        result = var.init + added(None)
+        order = self.sections.order
+        result = var.init + self._added(key, adds, x)
         for w, r in sets:
-            later = disj(*(conj(r2, before(w.at, w2.at)) for w2, r2 in sets if w2 is not w))
-            result = z3.If(conj(r, negate(later)), w.amount + added(w.at), result)
+            later = disj(*(conj(r2, order(w.at, w2.at)) for w2, r2 in sets if w2 is not w))
+            result = z3.If(conj(r, negate(later)), w.amount + self._added(key, adds, x, w.at),
+                           result)
         return result
 
     def _floored(self, var: Variable, ran):
@@ -177,7 +211,7 @@ class Store:
         sum (from the initial value) and of every sum after a write (the floor may have
         cleared everything up to it). Sets do not mix with floors in the semantics."""
         def total(after: Ev | None, base: int):
-            terms = [z3.If(conj(r, True if after is None else before(after, w.at)),
+            terms = [z3.If(conj(r, True if after is None else self.sections.order(after, w.at)),
                            z3.IntVal(w.amount), z3.IntVal(0)) for w, r in ran]
             return base + z3.Sum(terms)
 
