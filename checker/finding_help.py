@@ -107,6 +107,15 @@ def full_help(code: str) -> str:
     return embedded_sections().get(code) or short_help(code)
 
 
+def description(code: str) -> str:
+    """One paragraph of plain text: the section's first paragraph, else the short text."""
+    section = embedded_sections().get(code)
+    if not section:
+        return short_help(code)
+    paragraph = section.split("\n\n", 1)[0]
+    return " ".join(line.strip() for line in paragraph.splitlines())
+
+
 def main(argv: list[str]) -> int:  # pragma: no cover - a maintenance command
     source = Path(argv[0] if argv else "docs/findings.md")
     target = Path(__file__).parent / "templates" / EMBEDDED

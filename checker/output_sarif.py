@@ -46,7 +46,7 @@ def _rule(code: str) -> dict:
         "id": code,
         "name": "".join(part.capitalize() for part in code.split("-")),
         "shortDescription": {"text": short},
-        "fullDescription": {"text": finding_help.short_help(code)},
+        "fullDescription": {"text": finding_help.description(code)},
         "help": {"text": full, "markdown": full},
         "defaultConfiguration": {"level": level},
         "properties": {"tags": tags},

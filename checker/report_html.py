@@ -125,7 +125,7 @@ def _finding_view(run: Run, result: FileResult, finding: Finding, index: int, an
         "id": f"finding-{index}",
         "finding": finding,
         "banner": banner(finding),
-        "help": finding_help.short_help(finding.code),
+        "help": finding_help.description(finding.code),
         "disposition": disposition,
         "level": level_text(finding),
         "bound": engine_bound(result, finding.engine),

@@ -119,3 +119,8 @@ def test_help_comes_from_the_findings_reference():
     assert embedded.is_file(), "run: python -m checker.finding_help docs/findings.md"
     assert embedded.read_text("utf-8") == docs.read_text("utf-8"), \
         "the embedded copy is stale; run: python -m checker.finding_help docs/findings.md"
+    documented = finding_help.sections(docs.read_text("utf-8"))
+    assert set(documented) == set(CODES)
+    for code in CODES:
+        assert finding_help.full_help(code) == documented[code]
+        assert finding_help.description(code) in " ".join(documented[code].split())
