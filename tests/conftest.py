@@ -26,3 +26,12 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_result_cache(tmp_path_factory):
+    """Keep the result cache of in-process runs out of the repository and the user's home."""
+    patcher = pytest.MonkeyPatch()
+    patcher.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    yield
+    patcher.undo()
