@@ -60,6 +60,7 @@ class Search:
         self.solver.set("smt.random_seed", settings.seed)
         self.solver.add(self.enc.facts)
         self.solver.add(self.rules.facts)
+        self.solver.add(self.rules.store.facts)
         if reduce:
             self.solver.add(symmetry_facts(self.enc))
         self.groups = self._violation_groups()

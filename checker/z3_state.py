@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import networkx as nx
 import z3
 
 from checker.semantics import initial_object
@@ -81,6 +82,10 @@ class Store:
                 self.writes_at.setdefault((w.at.thread, w.at.node), []).append(
                     (key, w.effect, w.amount))
         self.sections = Sections(enc, lambda t, n: self.writes_at.get((t, n), ()))
+        self.dominators = [_dominator_tree(thread) for thread in enc.u.threads]
+        self.earlier = _dominating_writes(enc.u, self.vars, self.dominators)
+        self.facts: list = []
+        self._indicators: dict[int, z3.ArithRef] = {}
 
     def var(self, key) -> Variable:
         if key not in self.vars:                 # an armed bit: "fence:callback"
@@ -151,7 +156,7 @@ class Store:
         """The sum of the adds that ran before x (and after `after`). Writes in a section
         that excludes x's count as the section's net amount, once it is done."""
         lock = self._summary_lock(x) if after is None else None
-        terms, sections = [], {}
+        terms, sections, ran_by = [], {}, {}
         for w, r in adds:
             pair = self.sections.common(w.at, x) if lock is not None else None
             if pair is not None and pair[0].hold.lock == lock:
@@ -160,13 +165,57 @@ class Store:
                     sections[(pair[0].hold.thread, pair[0].hold.node)] = (pair, net)
                     continue
             ran = r if after is None else conj(r, self.sections.order(after, w.at))
-            terms.append(z3.If(ran, z3.IntVal(w.amount), z3.IntVal(0)))
-        for (theirs, mine), net in sections.values():
+            terms.append(w.amount * self.indicator(ran))
+            if after is None:
+                ran_by[id(w)] = ran
+        # A write that ran before x means the write of its thread every path to it
+        # passes through ran before x too: said outright, it spares the solver
+        # rediscovering program order inside every sum.
+        for w, ran in ((w, ran_by[id(w)]) for w, _ in adds if id(w) in ran_by):
+            first = self.earlier.get(id(w))
+            if first is not None and id(first) in ran_by:
+                self._implies(ran, ran_by[id(first)])
+        done_by = {}
+        for key_, ((theirs, mine), net) in sections.items():
             if net:
                 done = conj(self.enc.edge(theirs.hold.thread, theirs.hold.node, 0),
                             before(theirs.start, mine.start))
-                terms.append(z3.If(done, z3.IntVal(net), z3.IntVal(0)))
+                terms.append(net * self.indicator(done))
+                done_by[key_] = done
+        for (t, n), done in done_by.items():
+            earlier = self._nearest(t, n, {m for u, m in done_by if u == t})
+            if earlier is not None:
+                self._implies(done, done_by[(t, earlier)])
         return z3.Sum(terms) if terms else z3.IntVal(0)
+
+    def indicator(self, condition) -> z3.ArithRef:
+        """A 0/1 integer equal to the condition, so sums of conditions are linear terms
+        the arithmetic solver bounds directly instead of case-splitting if-then-elses."""
+        if z3.is_true(condition):
+            return z3.IntVal(1)
+        if z3.is_false(condition):
+            return z3.IntVal(0)
+        key = condition.get_id()
+        found = self._indicators.get(key)
+        if found is None:
+            found = z3.Int(f"ind_{len(self._indicators)}")
+            self._indicators[key] = found
+            self.facts.append(z3.And(found >= 0, found <= 1, (found == 1) == condition))
+        return found
+
+    def _implies(self, later, earlier) -> None:
+        self.facts.append(z3.Implies(later, earlier))
+        self.facts.append(self.indicator(later) <= self.indicator(earlier))
+
+    def _nearest(self, thread: int, node: int, among: set[int]) -> int | None:
+        """The nearest node of `among` that every path to `node` runs first."""
+        tree = self.dominators[thread]
+        up = tree.get(node, node)
+        while up != node:
+            if up in among:
+                return up
+            node, up = up, tree.get(up, up)
+        return None
 
     def _summary_lock(self, x: Ev | None) -> str | None:
         if x is None or x.node < 0:
@@ -244,3 +293,28 @@ class Store:
 def _compare(left, op: str, right: int):
     return {"==": left == right, "!=": left != right, "<": left < right,
             ">": left > right, "<=": left <= right, ">=": left >= right}[op]
+
+
+def _dominator_tree(thread) -> dict[int, int]:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(n.index for n in thread.nodes)
+    graph.add_edges_from((n.index, o.target) for n in thread.nodes for o in n.outcomes
+                         if o.target is not None)
+    return nx.immediate_dominators(graph, thread.entry)
+
+
+def _dominating_writes(unfolded: Unfolded, variables, trees) -> dict[int, Write]:
+    """For each write, the nearest write of the same variable by its own thread that
+    every path to it runs first (a dominator in the unfolded code)."""
+    out: dict[int, Write] = {}
+    for thread in unfolded.threads:
+        dominators = trees[thread.index]
+        for var in variables.values():
+            mine = {w.at.node: w for w in var.writes if w.at.thread == thread.index}
+            for node, write in mine.items():
+                up = dominators.get(node, node)
+                while up != node and up not in mine:
+                    node, up = up, dominators.get(up, up)
+                if up in mine and up != write.at.node:
+                    out[id(write)] = mine[up]
+    return out
