@@ -18,6 +18,7 @@ missing `;`, a keyword used as a name).
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 import lark
@@ -33,6 +34,7 @@ from model.syntax_errors import (DECL_STARTS, KEYWORD_TYPES, MISTAKES, OPENERS, 
 MAX_NESTING = 128
 MAX_SYNTAX_ERRORS = 20
 REPAIR_LOOKAHEAD = 4       # tokens a repair must let the parser take
+LEX_CHUNK = 512            # tokens lexed at a time: lexing stops early on garbage
 MAX_RESYNC_SCAN = 20_000   # tokens searched for a place to resume before giving up
 CLOSERS = frozenset({"RBRACE", "RPAR"})
 UNPARSED = frozenset({"BAD", "BLOCK_COMMENT"})
@@ -100,17 +102,27 @@ class _Tokens:
         self.depth = 0
 
     def get(self, index: int) -> Token | None:
-        while len(self.items) <= index and self.source is not None:
-            token = next(self.source, None)
-            if token is None:
-                token, self.source = _end_token(self.text), None
-            self.items.append(token)
-            self.depths.append(self.depth)
+        items = self.items
+        if index < len(items):
+            return items[index]
+        while len(items) <= index and self.source is not None:
+            self._pull()
+        return items[index] if index < len(items) else None
+
+    def _pull(self) -> None:
+        chunk = list(islice(self.source, LEX_CHUNK))
+        if len(chunk) < LEX_CHUNK:
+            chunk.append(_end_token(self.text))
+            self.source = None
+        depth, depths = self.depth, self.depths
+        for token in chunk:
+            depths.append(depth)
             if token.type == "LBRACE":
-                self.depth += 1
-            elif token.type == "RBRACE":
-                self.depth = max(0, self.depth - 1)
-        return self.items[index] if index < len(self.items) else None
+                depth += 1
+            elif token.type == "RBRACE" and depth:
+                depth -= 1
+        self.depth = depth
+        self.items += chunk
 
 
 def _end_token(text: str) -> Token:
@@ -173,8 +185,8 @@ class _Driver:
 
     def feed(self, token: Token):
         """Feed one token, tracking brackets and nesting."""
-        result = self.cursor.feed_token(token)
         kind = token.type
+        result = self.cursor.parser_state.feed_token(token, kind == "$END")
         if kind in OPENERS:
             self.open.append(token)
         elif kind in CLOSERS and self.open:
