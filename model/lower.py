@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from model import ast, core, ir
-from model.resolve import Resolved
 from model.resolve_body import if_chain
 from model.span import Span
 

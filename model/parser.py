@@ -24,6 +24,7 @@ from pathlib import Path
 import lark
 from lark import Token
 from lark.exceptions import UnexpectedToken
+from lark.lark import PostLex
 
 from model import ast
 from model.span import SYNTAX_ERROR, Diagnostic, Span
@@ -40,11 +41,10 @@ CLOSERS = frozenset({"RBRACE", "RPAR"})
 UNPARSED = frozenset({"BAD", "BLOCK_COMMENT"})
 STATEMENT_ENDS = frozenset({"SEMICOLON", "LBRACE", "RBRACE"})
 # Punctuation a one-token repair may insert, or put in place of other punctuation.
-REPAIR_PUNCTUATION = {"COLON": ":", "RPAR": ")", "RBRACE": "}", "__ANON_0": "->",
-                      "__ANON_1": "||"}
+REPAIR_PUNCTUATION = (":", ")", "}", "->", "||")
 
 
-class _KeepTokens(lark.lark.PostLex):
+class _KeepTokens(PostLex):
     """Keeps BAD characters and unterminated block comments for the parser to report."""
 
     always_accept = ("BAD", "BLOCK_COMMENT")
@@ -60,6 +60,13 @@ def _lark() -> lark.Lark:
     grammar = (Path(__file__).parent / "grammar.lark").read_text()
     return lark.Lark(grammar, parser="lalr", lexer="basic", keep_all_tokens=True,
                      maybe_placeholders=False, postlex=_KeepTokens())
+
+
+@lru_cache(maxsize=1)
+def _repair_terminals() -> dict[str, str]:
+    """Terminal name -> text, for the punctuation repairs may use."""
+    return {t.name: t.pattern.value for t in _lark().terminals
+            if t.pattern.type == "str" and t.pattern.value in REPAIR_PUNCTUATION}
 
 
 @lru_cache(maxsize=1)
@@ -256,8 +263,9 @@ class _Driver:
             yield [Token.new_borrow_pos("NAME", str(token), token)], 1
         punctuation = token.type not in KEYWORD_TYPES and token.type not in (
             "NAME", "INT", "STRING", "$END")
-        for kind in sorted(expected & REPAIR_PUNCTUATION.keys()):
-            text = REPAIR_PUNCTUATION[kind]
+        repairs = _repair_terminals()
+        for kind in sorted(expected & repairs.keys()):
+            text = repairs[kind]
             if punctuation:
                 yield [Token.new_borrow_pos(kind, text, token)], 1
             yield [_made(kind, text, prev)], 0

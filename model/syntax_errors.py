@@ -183,9 +183,10 @@ def _statement_at_top_level(site: ErrorSite, span: Span, generic: str):
         return None
     if token.type in ("NAME", "IF", "EITHER", "RETURN", "REPEAT", "ASSERT") and (
             token.type != "NAME" or (after is not None and after.type == "LPAR")):
+        example = f"{token}(...);" if token.type == "NAME" else "..."
         return ("statement outside a path or function", span,
                 [f"statements go in the body of a path or fn: "
-                 f"`path NAME in process {{ {token}(...); }}`"])
+                 f"`path NAME in process {{ {example} }}`"])
     if token.type == "RBRACE":
         return "`}` closes nothing", span, ["remove it, or look for a `{` missing above"]
     if token.type == "NAME":
