@@ -210,6 +210,22 @@ def test_same_input_same_output():
     assert any(f["engine"] == "interleaving" for f in document["files"][0]["findings"])
 
 
+def test_same_output_whatever_the_hash_seed(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from tests.conftest import ROOT
+    outputs = []
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed, XDG_CACHE_HOME=str(tmp_path / hash_seed))
+        done = subprocess.run([sys.executable, "-m", "checker.cli", "check", "--no-cache",
+                               "--format", "json", str(Z3 / "vfio_check_before_lock.lspec"),
+                               str(Z3 / "nested_irq.lspec")],
+                              cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        outputs.append((done.returncode, done.stdout))
+    assert outputs[0] == outputs[1] and outputs[0][0] == 0
+
+
 def test_findings_do_not_depend_on_the_seed_for_a_decided_verdict():
     a, b = check(Z3 / "ring3.lspec", seed=0), check(Z3 / "ring3.lspec", seed=7)
     assert [(f.code, f.status) for f in a.findings] == [(f.code, f.status) for f in b.findings]
