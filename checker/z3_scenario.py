@@ -183,7 +183,7 @@ def _violations(session: _Session, result: ScenarioResult) -> None:
 
 
 def _deadlocks(session: _Session, result: ScenarioResult) -> None:
-    """Deadlocks, one per set of lock classes waited for."""
+    """Deadlocks, each waiting for a set of lock classes no earlier one covers."""
     search = session.solver()
     program = session.unfolded.program
     exclusions: list = []
@@ -197,7 +197,7 @@ def _deadlocks(session: _Session, result: ScenarioResult) -> None:
         witness = extract(search.rules, answer.model, "stuck")
         locks = tuple(search.waited_locks(answer.model))
         result.found.append(session.found(witness, locks))
-        exclusions.append(search.not_waiting_exactly(
+        exclusions.append(search.not_waiting_for_all(
             frozenset(program.locks[lock].lock_class for lock in locks)))
 
 

@@ -165,16 +165,15 @@ class Search:
                                     if self.u.program.locks[lock].lock_class == lock_class)))
         return self._literal(conj(*per_class))
 
-    def not_waiting_exactly(self, classes) -> z3.BoolRef:
-        """A literal excluding stuck states whose waited-for classes are exactly these."""
+    def not_waiting_for_all(self, classes) -> z3.BoolRef:
+        """A literal excluding stuck states in which every one of these lock classes is
+        waited for (one deadlock found, ask for one that is not the same again)."""
         self._build_stuck()
         program = self.u.program
-        every = sorted({program.locks[lock].lock_class for lock in self._waited})
         parts = []
-        for lock_class in every:
-            waited = disj(*(w for w, lock in zip(self._lock_waiters, self._waited)
-                            if program.locks[lock].lock_class == lock_class))
-            parts.append(waited if lock_class in classes else negate(waited))
+        for lock_class in sorted(classes):
+            parts.append(disj(*(w for w, lock in zip(self._lock_waiters, self._waited)
+                                if program.locks[lock].lock_class == lock_class)))
         return self._literal(negate(conj(*parts)))
 
     def _literal(self, condition) -> z3.BoolRef:
