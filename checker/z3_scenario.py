@@ -53,20 +53,23 @@ class ScenarioResult:
     full: bool = True                  # every violation was searched, not only cycles
 
     def exhaustive(self, bound: int | None) -> bool:
-        return bound is None or bound >= self.steps
+        """Every interleaving was covered: no bound cut the search short (a scenario
+        decided without a search is covered whatever the bound)."""
+        return bound is None or bound >= self.steps or (not self.searched and not self.unknown)
 
     def describe(self, bound: int | None) -> str:
-        if self.unknown and not self.steps:
-            return f"{self.name}: inconclusive: {self.unknown}"
-        depth = (f"exhaustive, {self.steps} steps" if self.exhaustive(bound)
-                 else f"up to depth {bound}")
+        """The verdict on the scenario, in words that say how far it goes."""
         if self.unknown:
             done = f" after {len(self.found)} violation(s)" if self.found else ""
-            return f"{self.name}: inconclusive: {self.unknown}{done} ({depth})"
+            size = f" ({self.steps} steps)" if self.steps else ""
+            return f"{self.name}: inconclusive: {self.unknown}{done}{size}"
+        if not self.exhaustive(bound):
+            if self.found:
+                return f"{self.name}: {len(self.found)} violation(s) (up to depth {bound})"
+            return f"{self.name}: no violation up to depth {bound}"
+        depth = f"exhaustive, {self.steps} steps"
         if self.found:
             return f"{self.name}: {len(self.found)} violation(s) ({depth})"
-        if not self.exhaustive(bound):
-            return f"{self.name}: no violation up to depth {bound}"
         how = "" if self.searched else "; no search needed"
         return f"{self.name}: proved ({depth}{how})"
 
@@ -91,7 +94,7 @@ def check_scenario(program: ir.Program, name: str, specs: list[ThreadSpec],
             result.cycles[cycle.index] = CycleVerdict("potential", f"{name}: {limit}")
         return result
     result.steps = unfolded.steps()
-    exhaustive = result.exhaustive(settings.bound)
+    exhaustive = settings.bound is None or settings.bound >= result.steps
     stuck_free = cannot_get_stuck(unfolded)
     session = _Session(unfolded, settings, reduce, name)
     for cycle in cycles:
@@ -117,7 +120,6 @@ class _Session:
         self.name = name
         self._search: Search | None = None
         self.unknown = ""
-        self.model = build_model(unfolded.program)
 
     @property
     def search(self) -> Search | None:
@@ -129,7 +131,7 @@ class _Session:
         return self._search
 
     def note_unknown(self, reason: str) -> None:
-        self.unknown = self.unknown or f"solver unknown ({reason})"
+        self.unknown = self.unknown or reason
 
     def found(self, witness: Witness, locks: tuple[str, ...]) -> Found:
         violation = witness.violation
@@ -152,8 +154,8 @@ def _cycle_verdict(session: _Session, cycle: CycleQuestion, stuck_free: bool,
         return CycleVerdict("potential", f"{name}: the search found a hang, not a deadlock")
     if answer.result == UNKNOWN:
         session.note_unknown(answer.reason)
-        return CycleVerdict("potential", f"{name}: the search could not decide "
-                                         f"({answer.reason})")
+        return CycleVerdict("potential", f"{name}: the search could not decide: "
+                                         f"{answer.reason}")
     if not exhaustive:
         return CycleVerdict("potential", f"{name}: no deadlock on this cycle up to depth "
                                          f"{session.settings.bound}")

@@ -46,8 +46,8 @@ class Answer:
     reason: str = ""
 
 
-class BudgetSpent(Exception):
-    pass
+TIME_SPENT = "budget spent (time)"
+RLIMIT_SPENT = "budget spent (rlimit)"
 
 
 class Search:
@@ -98,7 +98,7 @@ class Search:
         if settings.deadline is not None:
             left = settings.deadline - time.monotonic()
             if left <= 0:
-                return Answer(UNKNOWN, reason="budget spent (time)")
+                return Answer(UNKNOWN, reason=TIME_SPENT)
             self.solver.set("timeout", max(1, int(left * 1000)))
         if settings.rlimit is not None:
             self.solver.set("rlimit", settings.rlimit)
@@ -109,7 +109,7 @@ class Search:
             return Answer(SAT, self.solver.model())
         if result == z3.unsat:
             return Answer(UNSAT)
-        return Answer(UNKNOWN, reason=self.solver.reason_unknown() or "unknown")
+        return Answer(UNKNOWN, reason=self._unknown_reason())
 
     def shrink(self, assumptions: list, answer: Answer) -> Answer:
         """A model of the same question with as few steps as the solver can find in a
@@ -139,6 +139,21 @@ class Search:
             self._kinds[kind] = self._literal(waiting if kind == "deadlock" else negate(waiting))
         return [self._stuck, self._kinds[kind]] + [negate(lit) for lit in self.groups.values()] + list(
             extra or ())
+
+    def _unknown_reason(self) -> str:
+        """z3's reason for `unknown`, in the engine's words (z3 reports an exhausted
+        rlimit as "canceled" when a timeout is set as well)."""
+        reason = self.solver.reason_unknown()
+        if "resource limit" in reason:
+            return RLIMIT_SPENT
+        if reason in ("timeout", "canceled"):
+            deadline = self.settings.deadline
+            if deadline is not None and time.monotonic() >= deadline:
+                return TIME_SPENT
+            if self.settings.rlimit is not None:
+                return RLIMIT_SPENT
+            return TIME_SPENT
+        return f"solver unknown ({reason or 'no reason given'})"
 
     def violation(self, reported: set) -> Answer:
         """A run whose first violation is in a group not yet reported (shortened)."""

@@ -258,7 +258,7 @@ def test_spec_options_set_the_bound():
 def test_a_tiny_rlimit_is_inconclusive_never_a_pass():
     result = check(Z3 / "revoke_locked.lspec", rlimit=1)
     run = engine(result)
-    assert run.outcome == "inconclusive" and "inconclusive: solver unknown" in run.detail
+    assert run.outcome == "inconclusive" and "s: inconclusive: budget spent (rlimit)" in run.detail
     assert result.status == "inconclusive"
     code, _, _ = run_cli("check", "--no-cache", "--rlimit", "1", str(Z3 / "revoke_locked.lspec"))
     assert code == 3
