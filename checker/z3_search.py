@@ -60,7 +60,8 @@ class Search:
         self.solver.set("smt.random_seed", settings.seed)
         self.solver.add(self.enc.facts)
         self.solver.add(self.rules.facts)
-        self.solver.add(self.rules.store.facts)
+        self._store_facts = 0
+        self._add_store_facts()
         if reduce:
             self.solver.add(symmetry_facts(self.enc))
         self.groups = self._violation_groups()
@@ -93,7 +94,15 @@ class Search:
             out.append(happens)
         return out
 
+    def _add_store_facts(self) -> None:
+        """The store defines indicator variables and lemmas as values are asked for,
+        some only when a question is built: add whatever is new."""
+        facts = self.rules.store.facts
+        self.solver.add(facts[self._store_facts:])
+        self._store_facts = len(facts)
+
     def ask(self, assumptions: list) -> Answer:
+        self._add_store_facts()
         settings = self.settings
         if settings.deadline is not None:
             left = settings.deadline - time.monotonic()
