@@ -32,16 +32,25 @@ HAZARDOUS_VERBS = frozenset({
 
 
 def scenario_lock_graph(unfolded: Unfolded) -> nx.DiGraph:
+    """Edges from held locks to the locks a thread may then wait for. A lock no two
+    threads contend for only ever blocks the thread that holds it already: a
+    self-loop where that happens, nothing otherwise."""
     program = unfolded.program
     graph = nx.DiGraph()
     acquired: dict[int, set[str]] = {}
     for thread in unfolded.threads:
         mine = acquired.setdefault(thread.index, set())
         for node in thread.nodes:
-            if _blocking_acquire(program, node):
-                mine.add(node.op.lock)
-                for held in _held_blocking(program, node):
-                    graph.add_edge(held, node.op.lock)
+            if not _blocking_acquire(program, node):
+                continue
+            lock = node.op.lock
+            if _blocks_itself(node):
+                graph.add_edge(lock, lock)
+            if lock not in unfolded.contended:
+                continue
+            mine.add(lock)
+            for held in _held_blocking(program, node):
+                graph.add_edge(held, lock)
     for thread in unfolded.threads:
         if not thread.interrupt:
             continue
@@ -59,6 +68,14 @@ def _blocking_acquire(program: ir.Program, node: Node) -> bool:
     op = node.op
     return (isinstance(op, ir.Acquire) and is_blocking_lock(program, op.lock)
             and node.outcome(0).acquired)
+
+
+def _blocks_itself(node: Node) -> bool:
+    """The thread already holds the lock in a mode this acquisition waits for."""
+    entries = [h for h in node.pre.held if h.lock == node.op.lock]
+    if ir.Mode(node.op.mode) is ir.Mode.WRITE:
+        return bool(entries)
+    return any(h.read == 0 for h in entries)
 
 
 def _held_blocking(program: ir.Program, node: Node) -> set[str]:
@@ -112,6 +129,10 @@ def refutation_reason(unfolded: Unfolded, locks: tuple[str, ...], scenario: str)
         return f"gate lock {gate} is held on every edge"
     if any(all(isinstance(node.op, ir.TryAcquire) for _, node in edge) for edge in edges):
         return "the trylock fails instead"
+    names = [lock for lock in locks if program.locks[lock].lock_class in classes]
+    if not any(lock in unfolded.contended for lock in names):
+        return (f"nothing in {scenario} can block on {', '.join(sorted(set(names)))}: no thread "
+                "takes one exclusively while another thread takes it too")
     return f"no interleaving of {scenario} deadlocks on this cycle (exhaustive search)"
 
 
