@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from checker.z3_encode import Encoding, Ev, Hold, before
 from checker.z3_threads import Thread
-from model import ir
 
 
 @dataclass(frozen=True)
