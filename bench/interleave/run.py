@@ -39,9 +39,9 @@ class Timing:
 def run_lockspec(path: Path, timeout: float) -> Timing:
     start = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, "-m", "checker.cli", "check", "--format", "json",
-                               str(path)], cwd=ROOT, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        done = subprocess.run([sys.executable, "-m", "checker.cli", "check", "--no-cache",
+                               "--format", "json", str(path)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return Timing("timeout", time.monotonic() - start)
     seconds = time.monotonic() - start
