@@ -5,14 +5,12 @@ from __future__ import annotations
 from checker.findings import Link
 from model import ir
 from model.lockgraph import Dependency
-from model.loader import PRELUDE_DIR
 from model.span import Span, display_name
-
-_PRELUDE_PREFIX = str(PRELUDE_DIR)
+from model.span import is_prelude as is_prelude_file
 
 
 def is_prelude(span: Span) -> bool:
-    return span.file.startswith(_PRELUDE_PREFIX)
+    return is_prelude_file(span.file)
 
 
 def user_span(site: ir.Site) -> Span:

@@ -15,6 +15,17 @@ from model.parser import parse
 from model.span import SYNTAX_ERROR, UNKNOWN_NAME, Diagnostic, SourceFile, Span
 
 PRELUDE_DIR = Path(__file__).parent / "prelude"
+# Prelude modules are named by this stable prefix, not by where lockspec is
+# installed: spans, and so everything derived from them, must not depend on
+# the checkout's location.
+PRELUDE_NAME = "<lockspec>/model/prelude"
+
+
+def real_path(file: str) -> Path:
+    """Where a module's bytes are: prelude names map into the installed package."""
+    if file.startswith(PRELUDE_NAME + "/"):
+        return PRELUDE_DIR / file[len(PRELUDE_NAME) + 1:]
+    return Path(file)
 PRELUDE = "kernel"
 MAX_FILE_BYTES = 4 * 1024 * 1024   # a hand-written spec is far smaller; see docs/language.md
 
@@ -57,13 +68,13 @@ def load(path: str, data: bytes) -> Loaded:
     queue: list[tuple[str, bytes | None, ast.Import | None]] = [(path, data, None)]
     while queue:
         file, content, importer = queue.pop(0)
-        key = Path(file).resolve()
+        key = real_path(file).resolve()
         if key in seen:
             continue
         seen.add(key)
         if content is None:
             try:
-                content = Path(file).read_bytes()
+                content = real_path(file).read_bytes()
             except OSError as err:
                 diags.append(Diagnostic(UNKNOWN_NAME, f"cannot read `{file}` to import it: "
                                         f"{err.strerror or err}", importer.span))
@@ -103,6 +114,8 @@ def resolve_import(importer: str, decl: ast.Import) -> str | None:
         candidates = [Path(importer).parent.joinpath(*parts).with_suffix(".lspec")]
     for candidate in candidates:
         if candidate.is_file():
+            if parts[0] == PRELUDE:
+                return f"{PRELUDE_NAME}/{candidate.relative_to(PRELUDE_DIR).as_posix()}"
             return str(candidate)
     return None
 
