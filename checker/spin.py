@@ -69,8 +69,8 @@ def _run(argv, cwd: Path, timeout: float):
 
 
 def _parse(output: str, seconds: float, pan_seconds: float) -> SpinResult:
-    stored = re.search(r"(\d+) states, stored", output)
-    states = int(stored.group(1)) if stored else None
+    stored = re.search(r"([0-9.e+]+) states, stored", output)    # large counts: 1.2e+08
+    states = int(float(stored.group(1))) if stored else None
     violated = re.search(r"assertion violated (\w+)", output)
     if violated:
         code = code_of_marker(violated.group(1))

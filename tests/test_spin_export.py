@@ -71,5 +71,8 @@ def test_pan_output_is_read_conservatively():
     memory = _parse("pan: reached -DMEMLIM bound\n" + PAN_TAIL.format(
         warning="Warning: Search not completed\n", errors=0), 1.0, 0.5)
     assert memory.verdict is None and memory.detail == "incomplete: memory limit reached"
+    big = _parse(PAN_TAIL.format(warning="", errors=0).replace("  54 states", "1.2345e+08 states"),
+                 1.0, 0.5)
+    assert big.states == 123450000
     other = _parse("pan:1: assertion violated x == 1 (at depth 3)\n", 1.0, 0.5)
     assert other.verdict is None

@@ -128,7 +128,7 @@ UNDECIDED = ("timeout", "error", "inconclusive", "incomplete")
 def ratio(spin: Timing, other: Timing) -> str:
     if other.verdict in UNDECIDED or spin.verdict == "error" or other.seconds <= 0:
         return "-"
-    prefix = ">" if spin.verdict == "timeout" else ""
+    prefix = ">" if spin.verdict in UNDECIDED else ""
     return f"{prefix}{spin.seconds / other.seconds:.1f}x"
 
 
