@@ -164,6 +164,7 @@ class LockDecl:
     kind: Ident
     lock_class: Ident | None
     span: Span
+    lockdep: str | None = None     # the kernel's lockdep class name, `lockdep "..."`
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ class Lock:
     span: Span
     wait_inner: int = WAIT_INV
     wait_outer: int = WAIT_INV
+    lockdep: str | None = None     # the kernel's class name (`lockdep "..."`), if it differs
 
 
 @dataclass(frozen=True)

@@ -334,7 +334,7 @@ def build_program(resolved: Resolved, sources: dict[str, SourceFile]
 
 def _lock(sym) -> ir.Lock:
     inner, outer = core.lock_wait_types(sym.kind)
-    return ir.Lock(sym.name, sym.kind, sym.lock_class, sym.span, inner, outer)
+    return ir.Lock(sym.name, sym.kind, sym.lock_class, sym.span, inner, outer, sym.lockdep)
 
 
 def _obj(sym) -> ir.Obj:

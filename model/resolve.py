@@ -46,6 +46,7 @@ class LockSym:
     kind: str
     lock_class: str
     span: Span
+    lockdep: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ class _Resolver:
         for ident in decl.names:
             if self.declare(ident):
                 cls = decl.lock_class.text if decl.lock_class else ident.text
-                self.locks[ident.text] = LockSym(ident.text, kind, cls, ident.span)
+                self.locks[ident.text] = LockSym(ident.text, kind, cls, ident.span,
+                                                 decl.lockdep)
 
     def collect_object(self, decl: ast.ObjectDecl) -> None:
         kind = decl.kind.text

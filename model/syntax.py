@@ -6,6 +6,8 @@ punctuation are dropped here rather than by lark.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lark import Token
 from lark.visitors import Transformer_NonRecursive
 
@@ -51,6 +53,14 @@ def unquote(token: str) -> str:
     return "".join(out)
 
 
+@dataclass(frozen=True)
+class _LockdepName:
+    """The string of `lockdep "..."`, told apart from the `class` ident beside it."""
+
+    text: str
+    span: Span
+
+
 class Builder(Transformer_NonRecursive):
     """Builds the AST bottom-up, without recursion, so deep input cannot overflow."""
 
@@ -94,8 +104,13 @@ class Builder(Transformer_NonRecursive):
 
     def lock_decl(self, c):
         v = _values(c)
+        lockdep = v.pop() if len(v) > 2 and isinstance(v[-1], _LockdepName) else None
         lock_class = v[2] if len(v) > 2 else None
-        return ast.LockDecl(v[0], self.ident(v[1]), lock_class, self.span(c))
+        return ast.LockDecl(v[0], self.ident(v[1]), lock_class, self.span(c),
+                            lockdep.text if lockdep is not None else None)
+
+    def lock_lockdep(self, c):
+        return _LockdepName(unquote(_values(c)[0]), self.span(c))
 
     def lock_class(self, c):
         return self.ident(c[1])

@@ -28,8 +28,8 @@ DECL_STARTS = frozenset({"SPEC", "IMPORT", "OPTION", "LOCK", "OBJECT", "ORDER", 
                          "SCENARIO", "EXPECT"})
 STMT_STARTS = frozenset({"NAME", "IF", "EITHER", "RETURN", "REPEAT", "ASSERT", "LBRACE",
                          "SEMICOLON"})
-KEYWORD_TYPES = DECL_STARTS | frozenset({"CLASS", "IN", "IF", "ELSE", "EITHER", "OR", "RETURN",
-                                         "REPEAT", "ASSERT", "TRUE", "FALSE", "NULL"})
+KEYWORD_TYPES = DECL_STARTS | frozenset({"CLASS", "LOCKDEP", "IN", "IF", "ELSE", "EITHER", "OR",
+                                         "RETURN", "REPEAT", "ASSERT", "TRUE", "FALSE", "NULL"})
 EXPR_STARTS = frozenset({"NAME", "INT", "STRING", "TRUE", "FALSE", "NULL", "LPAR", "BANG"})
 GROUPS = ((DECL_STARTS, "a declaration"), (STMT_STARTS, "a statement"),
           (EXPR_STARTS, "an expression"))
