@@ -141,6 +141,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the scenario as a Promela model for SPIN")
     export.add_argument("--scenario", help="which scenario (default: the first)")
     export.add_argument("file", metavar="FILE")
+    splat = commands.add_parser("import-splat", help="write a spec that reproduces the lockdep "
+                                "reports of a kernel log")
+    splat.add_argument("file", metavar="FILE", help="a dmesg excerpt or a whole log ('-': stdin)")
+    splat.add_argument("--output", "-o", metavar="FILE", help="write the spec to FILE")
+    conform = commands.add_parser("conform", help="hold a running kernel's /proc/lockdep "
+                                  "against a spec's design")
+    conform.add_argument("spec", metavar="SPEC")
+    conform.add_argument("--lockdep", required=True, metavar="FILE",
+                         help="a saved /proc/lockdep")
+    conform.add_argument("--chains", metavar="FILE", help="a saved /proc/lockdep_chains")
+    conform.add_argument("--format", choices=FORMATS, default="text")
+    conform.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
+    conform.add_argument("--html", metavar="DIR", help="also write the HTML report into DIR")
+    conform.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    conform.add_argument("--verbose", "-v", action="store_true",
+                         help="print the coverage notes in full too")
+    conform.add_argument("--timings", action="store_true",
+                         help="print the time each stage took on stderr")
     return parser
 
 
@@ -182,6 +200,11 @@ def _main(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
                                  stdout, stderr)
     if args.command in ("initcall", "export"):
         return _single_file_command(args, stdout, stderr)
+    if args.command == "conform":
+        return _conform(args, stdout, stderr)
+    if args.command == "import-splat":
+        from checker.splat_command import run_import_splat
+        return run_import_splat(args.file, args.output, stdout, stderr)
     raise UsageError(f"lockspec: error: unknown command {args.command}")
 
 
@@ -349,6 +372,24 @@ def _write_html(run: Run, directory: str, notes: TextIO) -> None:
                          f"{err.strerror or err}") from None
     print(f"lockspec: wrote {len(written)} report pages to "
           f"{os.path.join(directory, 'index.html')}", file=notes)
+
+
+# ------------------------------------------------------------------ conform
+
+def _conform(args, stdout: TextIO, stderr: TextIO) -> int:
+    from checker.conform_command import ConformRequest, run_conform
+    request = ConformRequest(args.spec, args.lockdep, args.chains, DEFAULT_FAIL_ON, version(),
+                             args.timings)
+    run = run_conform(request, stderr)
+    if isinstance(run, int):
+        return run
+    settings = Settings(paths=(args.spec,), format=args.format, output=args.output,
+                        html=args.html, options=Options(), jobs=1, cache_dir=None,
+                        baseline=None)
+    _write_check_output(run, settings, args, stdout)
+    if args.html is not None:
+        _write_html(run, args.html, stderr)
+    return run.exit_code()
 
 
 # ------------------------------------------------------------------ single-file commands

@@ -20,6 +20,11 @@ CODES: dict[str, tuple[str, str]] = {
     "held-at-exit": ("error", "lock held when returning"),
     "assertion": ("error", "assertion failed"),
     "hang": ("error", "wait that nothing can satisfy"),
+    # `lockspec conform`: a running kernel's /proc/lockdep against the design.
+    "design-drift": ("error", "runtime lock dependency the design does not have"),
+    "runtime-order-violation": ("error", "runtime lock dependency violates the declared order"),
+    "union-cycle": ("error", "lock cycle in the design and the runtime dependencies together"),
+    "coverage": ("note", "design lock dependency never seen at runtime"),
 }
 
 # How far a finding was established.

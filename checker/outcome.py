@@ -25,6 +25,7 @@ EXPECTED = "expected"        # an `expect` line asked for it
 BASELINED = "baselined"      # accepted by the baseline, with a justification
 REFUTED_D = "refuted"        # the interleaving search proved it cannot happen
 INFORMATIONAL = "informational"  # its level is not in fail-on (e.g. potential)
+NOTE = "note"                # a note by its code (coverage): never fails
 
 STATUSES = ("pass", "fail", "error", "inconclusive")
 
@@ -40,6 +41,8 @@ class Run:
     unused_baseline: tuple[BaselineEntry, ...] = ()
 
     def disposition(self, result: FileResult, finding: Finding) -> str:
+        if finding.severity == "note":
+            return NOTE
         if finding.expected:
             return EXPECTED
         if (result.path, finding) in self.accepted:

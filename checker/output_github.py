@@ -13,14 +13,14 @@ command early or inject another one. The last line is the plain summary.
 from __future__ import annotations
 
 from checker.findings import FileResult, Finding
-from checker.outcome import (BASELINED, EXPECTED, FAILING, INFORMATIONAL, REFUTED_D, Run,
+from checker.outcome import (BASELINED, EXPECTED, FAILING, INFORMATIONAL, NOTE, REFUTED_D, Run,
                              engine_summary, in_user_file, level_text, primary_span)
 from checker.output_text import render_summary, short_location
 from model.span import Span, display_name
 
 WITNESS_STEPS = 30      # an annotation is a summary; the full witness is in SARIF and HTML
 COMMANDS = {FAILING: "error", INFORMATIONAL: "warning", REFUTED_D: "notice",
-            BASELINED: "notice"}
+            BASELINED: "notice", NOTE: "notice"}
 
 
 def escape_data(text: str) -> str:

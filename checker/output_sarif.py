@@ -19,7 +19,7 @@ from urllib.parse import quote
 from checker import finding_help
 from checker.baseline import fingerprint
 from checker.findings import CODES, FileResult, Finding
-from checker.outcome import (BASELINED, EXPECTED, FAILING, INFORMATIONAL, REFUTED_D, Run,
+from checker.outcome import (BASELINED, EXPECTED, FAILING, INFORMATIONAL, NOTE, REFUTED_D, Run,
                              engine_summary, level_text, primary_span)
 from checker.witness_model import analyse, thread_order
 from model.span import display_name
@@ -28,7 +28,7 @@ SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/sche
                 "sarif-schema-2.1.0.json")
 SRCROOT = "%SRCROOT%"
 LEVELS = {FAILING: "error", INFORMATIONAL: "warning", REFUTED_D: "note", EXPECTED: "note",
-          BASELINED: "note"}
+          BASELINED: "note", NOTE: "note"}
 
 
 def rule_ids() -> list[str]:

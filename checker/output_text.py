@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from checker.findings import FileResult, Finding
-from checker.outcome import (BASELINED, EXPECTED, FAILING, INFORMATIONAL, REFUTED_D, Run,
+from checker.outcome import (BASELINED, EXPECTED, FAILING, INFORMATIONAL, NOTE, REFUTED_D, Run,
                              engine_summary, level_text, primary_span)
 from checker.witness_model import analyse
 from model.span import display_name, render_diagnostic
@@ -33,9 +33,10 @@ BANNERS: dict[str, tuple[str, bool]] = {
     "held-at-exit": ("WARNING: {}!", False),
     "assertion": ("WARNING: {}", False),
     "hang": ("INFO: task blocked: {}", True),
+    "union-cycle": ("WARNING: {}", True),
 }
 TAGS = {FAILING: "error", INFORMATIONAL: "warning", REFUTED_D: "note", EXPECTED: "expected",
-        BASELINED: "baselined"}
+        BASELINED: "baselined", NOTE: "note"}
 COLOURS = {"error": "1;31", "warning": "1;33", "note": "36", "expected": "2", "baselined": "2",
            "pass": "1;32", "fail": "1;31", "error-status": "1;31", "inconclusive": "1;33",
            "banner": "1"}
@@ -112,7 +113,10 @@ def _one_line_reason(run: Run, result: FileResult, finding: Finding, disposition
         entry = run.baseline_entry(result, finding)
         return [f"  = accepted by {entry.source} entry {entry.index}: {entry.justification}"]
     if disposition == REFUTED_D:
-        return [f"  = refuted: {finding.reason or 'no interleaving reaches it'}"]
+        where = f" in {finding.scenario}" if finding.scenario else ""
+        return [f"  = refuted{where}: {finding.reason or 'no interleaving reaches it'}"]
+    if disposition == NOTE:
+        return ["  = a note: does not fail the run"]
     if disposition == INFORMATIONAL:
         return [f"  = {finding.status} findings do not fail this run (fail-on: "
                 f"{', '.join(run.fail_on) or 'nothing'})"]
@@ -231,7 +235,7 @@ def render_summary(run: Run) -> str:
             f"{dispositions.count(FAILING)} failing finding"
             f"{'s' if dispositions.count(FAILING) != 1 else ''}, "
             f"{dispositions.count(EXPECTED)} expected")
-    for name in (BASELINED, INFORMATIONAL, REFUTED_D):
+    for name in (BASELINED, INFORMATIONAL, REFUTED_D, NOTE):
         if dispositions.count(name):
             line += f", {dispositions.count(name)} {name}"
     return line
