@@ -14,19 +14,29 @@ that independent errors further on are reported too:
 A repair is a guess: a later error in the same declaration is taken as a
 cascade of it and is not reported, unless it is unmistakable on its own (a
 missing `;`, a keyword used as a name).
+
+Most specs have no error, so each is first parsed the plain way, by lark's
+own LALR loop; only a spec that fails there (or that may nest too deeply) is
+parsed again token by token as above, so error messages come from one place.
+Either way the AST is built while parsing (model.syntax's Builder as lark's
+rule callbacks), never by a second pass over a parse tree.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from itertools import islice
+from itertools import accumulate, islice
 from pathlib import Path
 
 import lark
 from lark import Token
-from lark.exceptions import UnexpectedToken
+from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
+from lark.parsers.lalr_interactive_parser import InteractiveParser
+from lark.parsers.lalr_parser_state import ParseConf
 
 from model import ast
+from model.gcpause import gc_paused
 from model.span import SYNTAX_ERROR, Diagnostic, Span
 from model.syntax import Builder
 from model.syntax_errors import (DECL_STARTS, KEYWORD_TYPES, MISTAKES, OPENERS, ErrorSite,
@@ -57,9 +67,45 @@ class _KeepTokens(PostLex):
 
 @lru_cache(maxsize=1)
 def _lark() -> lark.Lark:
+    """The grammar's LALR tables, built once per process (and kept by lark in its
+    cache file between processes, keyed by the grammar's hash)."""
     grammar = (Path(__file__).parent / "grammar.lark").read_text()
     return lark.Lark(grammar, parser="lalr", lexer="basic", keep_all_tokens=True,
-                     maybe_placeholders=False, postlex=_KeepTokens())
+                     maybe_placeholders=False, postlex=_KeepTokens(), cache=True)
+
+
+def _cursor(text: str, builder: Builder) -> InteractiveParser:
+    """An interactive parser over `text` whose reductions build the AST with
+    `builder`. lark takes a transformer only when the tables are built, and a
+    Builder is made per file (spans carry the file name), so the shared tables
+    get per-file callbacks here, as lark itself wires a `transformer=`."""
+    cursor = _lark().parse_interactive(text)
+    callbacks = _lark()._parse_tree_builder.create_callback(builder)
+    state = cursor.parser_state
+    state.parse_conf = ParseConf(state.parse_conf.parse_table, callbacks, "start")
+    return cursor
+
+
+@lru_cache(maxsize=1)
+def _opaque() -> re.Pattern:
+    """Strings and comments, by the grammar's own terminals."""
+    patterns = {t.name: t.pattern.to_regexp() for t in _lark().terminals}
+    return re.compile("|".join(f"(?:{patterns[name]})"
+                               for name in ("STRING", "COMMENT", "BLOCK_COMMENT")))
+
+
+_BRACKETS = {"{": 1, "(": 1, "}": -1, ")": -1}
+
+
+def _may_nest_too_deeply(text: str) -> bool:
+    """An upper bound on the nesting the recovering parser measures (open brackets
+    plus a run of `!`): false only when it surely stays within MAX_NESTING. Outside
+    strings and comments every `{` `(` `}` `)` `!` is a token of its own."""
+    skeleton = _opaque().sub(" ", text)
+    brackets = re.sub(r"[^{}()]+", "", skeleton)
+    depth = max(accumulate(map(_BRACKETS.__getitem__, brackets)), default=0)
+    bangs = max((run.count("!") for run in re.findall(r"!(?:\s*!)*", skeleton)), default=0)
+    return depth + bangs > MAX_NESTING
 
 
 @lru_cache(maxsize=1)
@@ -151,11 +197,11 @@ class _Stop(Exception):
 class _Driver:
     """Feeds tokens to the parser, recovering from errors."""
 
-    def __init__(self, path: str, text: str):
+    def __init__(self, path: str, text: str, builder: Builder):
         self.parser = _lark()
         self.path = path
         self.tokens = _Tokens(text)
-        self.cursor = self.parser.parse_interactive("")
+        self.cursor = _cursor("", builder)
         self.open: list[Token] = []        # unclosed `{` and `(`
         self.bangs = 0                     # a run of `!` nests too
         self.prev: Token | None = None     # the last token the parser took
@@ -165,7 +211,7 @@ class _Driver:
         self.snapshot = self._snapshot()   # where the current declaration began
 
     def run(self):
-        """The parse tree, or None when there were errors."""
+        """The module's declarations, or None when there were errors."""
         index, result = 0, None
         try:
             while (token := self.tokens.get(index)) is not None:
@@ -354,9 +400,23 @@ def _made(kind: str, text: str, near: Token) -> Token:
 
 def parse(path: str, text: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse one spec. Returns the module (None if it has syntax errors) and errors."""
-    driver = _Driver(path, text)
-    tree = driver.run()
-    if tree is None:
+    with gc_paused():
+        decls = _parse_plain(path, text)
+        if decls is not None:
+            return ast.Module(path, tuple(decls)), []
+        driver = _Driver(path, text, Builder(path))
+        decls = driver.run()
+    if decls is None:
         return None, sorted(driver.errors, key=Diagnostic.sort_key)
-    decls = Builder(path).transform(tree)
     return ast.Module(path, tuple(decls)), []
+
+
+def _parse_plain(path: str, text: str) -> list | None:
+    """The declarations by lark's own parse loop, or None if the spec has an error
+    (or may nest too deeply): the recovering parser then says what and where."""
+    if _may_nest_too_deeply(text):
+        return None
+    try:
+        return _cursor(text, Builder(path)).resume_parse()
+    except UnexpectedInput:
+        return None
