@@ -32,6 +32,7 @@ import lark
 from lark import Token
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
+from lark.parsers.lalr_analysis import Shift
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.parsers.lalr_parser_state import ParseConf
 
@@ -80,10 +81,20 @@ def _cursor(text: str, builder: Builder) -> InteractiveParser:
     Builder is made per file (spans carry the file name), so the shared tables
     get per-file callbacks here, as lark itself wires a `transformer=`."""
     cursor = _lark().parse_interactive(text)
-    callbacks = _lark()._parse_tree_builder.create_callback(builder)
+    made = _lark()._parse_tree_builder.create_callback(builder)
     state = cursor.parser_state
-    state.parse_conf = ParseConf(state.parse_conf.parse_table, callbacks, "start")
+    table = state.parse_conf.parse_table
+    # Keyed by the table's own rule objects: lark looks a callback up per
+    # reduction, and an equal but distinct key costs two Python-level calls.
+    callbacks = {rule: made[rule] for rule in _table_rules(table)}
+    state.parse_conf = ParseConf(table, callbacks, "start")
     return cursor
+
+
+@lru_cache(maxsize=1)
+def _table_rules(table) -> tuple:
+    return tuple({arg: None for actions in table.states.values()
+                  for action, arg in actions.values() if action is not Shift})
 
 
 @lru_cache(maxsize=1)
