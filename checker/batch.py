@@ -34,7 +34,8 @@ def check_one(path: str, settings: BatchSettings) -> FileResult:
         data = Path(path).read_bytes()
     except OSError as err:
         return _unreadable(path, err)
-    compiled = compile_spec(path, data)
+    cache_dir = Path(settings.cache_dir) if settings.cache_dir is not None else None
+    compiled = compile_spec(path, data, cache_dir)
     if settings.cache_dir is None or compiled.program is None or compiled.diagnostics:
         return check_compiled(path, compiled, settings.options)
     cache = Cache(Path(settings.cache_dir))

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from model import ast
+from model.parsed_cache import PreludeMemo
 from model.parser import parse
 from model.span import SYNTAX_ERROR, UNKNOWN_NAME, Diagnostic, SourceFile, Span
 
@@ -27,6 +28,9 @@ def real_path(file: str) -> Path:
         return PRELUDE_DIR / file[len(PRELUDE_NAME) + 1:]
     return Path(file)
 PRELUDE = "kernel"
+# The prelude's parsed modules, shared by every spec this process loads (see
+# model.parsed_cache for why this one piece of state lives for the process).
+PRELUDE_MEMO = PreludeMemo()
 MAX_FILE_BYTES = 4 * 1024 * 1024   # a hand-written spec is far smaller; see docs/language.md
 
 
@@ -59,8 +63,10 @@ def read_source(path: str, data: bytes) -> tuple[SourceFile, list[Diagnostic]]:
     return SourceFile(path, text), []
 
 
-def load(path: str, data: bytes) -> Loaded:
-    """Parse `path` (whose bytes are `data`) and, transitively, what it imports."""
+def load(path: str, data: bytes, cache_dir: Path | None = None) -> Loaded:
+    """Parse `path` (whose bytes are `data`) and, transitively, what it imports.
+    Prelude modules are parsed once per process, and kept under `cache_dir`
+    (the result cache's directory) across processes when it is given."""
     sources: dict[str, SourceFile] = {}
     diags: list[Diagnostic] = []
     modules: list[ast.Module] = []
@@ -84,7 +90,10 @@ def load(path: str, data: bytes) -> Loaded:
         diags += problems
         if problems:
             continue
-        module, problems = parse(file, source.text)
+        if file.startswith(PRELUDE_NAME + "/"):
+            module, problems = PRELUDE_MEMO.parse(file, source.text, parse, cache_dir)
+        else:
+            module, problems = parse(file, source.text)
         diags += problems
         if module is None:
             continue
@@ -138,7 +147,7 @@ def prelude_declarations() -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
     for name in prelude_modules():
         file = PRELUDE_DIR.joinpath(*name.split(".")).with_suffix(".lspec")
-        module, _ = parse(str(file), file.read_text(encoding="utf-8"))
+        module, _ = PRELUDE_MEMO.parse(str(file), file.read_text(encoding="utf-8"), parse, None)
         for decl in module.decls if module is not None else ():
             for ident in _declared_names(decl):
                 out.setdefault(ident, (name, str(file)))

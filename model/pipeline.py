@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from model import ir
 from model.loader import load, not_imported
@@ -17,8 +18,9 @@ class Compiled:
     sources: dict[str, SourceFile]
 
 
-def compile_spec(path: str, data: bytes) -> Compiled:
-    loaded = load(path, data)
+def compile_spec(path: str, data: bytes, cache_dir: Path | None = None) -> Compiled:
+    """`cache_dir`: where parsed prelude modules are kept between processes."""
+    loaded = load(path, data, cache_dir)
     if loaded.diagnostics or not loaded.modules:
         return Compiled(None, loaded.diagnostics, loaded.sources)
     resolved, diags = resolve(loaded.modules, not_imported(loaded))
