@@ -21,7 +21,7 @@ import networkx as nx
 
 from checker.findings import POTENTIAL, Finding
 from checker.graph_explain import chain_exists, circular_scenario, dependency_link, user_span
-from model.lockgraph import Dependency
+from model.lockgraph import Dependency, LockDeps
 
 EdgeTypes = dict[tuple[str, str], dict[str, Dependency]]
 # Components up to this many states get a witness searched from every state.
@@ -34,6 +34,17 @@ def edge_types(graph: nx.MultiDiGraph) -> EdgeTypes:
     for prev, nxt, dep_type, dep in graph.edges(keys=True, data="dep"):
         types.setdefault((prev, nxt), {})[dep_type] = dep
     return types
+
+
+def edge_types_of(deps: LockDeps) -> EdgeTypes:
+    """edge_types() straight from the plain-dict graph, in the same order (grouped
+    by the earlier class in first-acquired order), without building a networkx
+    graph of 50,000 edges only to read it back."""
+    grouped: dict[str, dict[str, dict[str, Dependency]]] = {cls: {} for cls in deps.kinds}
+    for (prev, nxt, dep_type), found in deps.edges.items():
+        grouped.setdefault(prev, {}).setdefault(nxt, {})[dep_type] = found[0]
+    return {(prev, nxt): by_type for prev, successors in grouped.items()
+            for nxt, by_type in successors.items()}
 
 
 def allowed(dep_type: str, entered_by_xr: bool) -> bool:

@@ -1,4 +1,4 @@
-"""The lock dependency graph: a networkx MultiDiGraph over lock classes.
+"""The lock dependency graph over lock classes (plain dicts; a networkx MultiDiGraph on demand).
 
 An edge prev -> next is added the way lockdep's validate_chain() adds them:
 check_deadlock() first (same-class nesting is either allowed, serialised by a
@@ -85,26 +85,43 @@ def dependencies_of(event: AcquireEvent) -> list[Dependency]:
     return out
 
 
-def build_lock_graph(program: ir.Program, walks: dict[str, WalkResult]) -> nx.MultiDiGraph:
-    """Nodes are the lock classes some path acquires (attribute `kind`); one edge per
-    class pair and dependency type, keyed by the type, with `deps`: every provenance
-    (a code and an acquisition site), in code order -- the first is the one shown."""
-    nodes: dict[str, str] = {}
+@dataclass(frozen=True)
+class LockDeps:
+    """The lock graph as plain dicts, which is all the graph engine's rules read:
+    `kinds` maps each class some path acquires to its lock kind (in the order
+    first acquired); `edges` maps (prev, next, type) to every provenance, in code
+    order -- the first is the one shown."""
+
+    kinds: dict[str, str]
+    edges: dict[tuple[str, str, str], list[Dependency]]
+
+
+def collect_dependencies(program: ir.Program, walks: dict[str, WalkResult]) -> LockDeps:
+    kinds: dict[str, str] = {}
     edges: dict[tuple[str, str, str], list[Dependency]] = {}
     seen: set[tuple] = set()
     for code_id in sorted(walks):
         for event in walks[code_id].acquires:
-            nodes.setdefault(event.lock_class, program.locks[event.lock].kind)
+            if event.lock_class not in kinds:
+                kinds[event.lock_class] = program.locks[event.lock].kind
             for dep in dependencies_of(event):
                 # The same op reached in several states gives the same provenance.
                 mark = (dep.prev, dep.next, dep.type, dep.code, id(dep.site), id(dep.prev_site))
                 if mark not in seen:
                     seen.add(mark)
                     edges.setdefault((dep.prev, dep.next, dep.type), []).append(dep)
+    return LockDeps(kinds, edges)
+
+
+def build_lock_graph(program: ir.Program, walks: dict[str, WalkResult]) -> nx.MultiDiGraph:
+    """The same as a networkx MultiDiGraph (for drawing and for other tools): nodes
+    are classes (attribute `kind`), one edge per class pair and dependency type,
+    keyed by the type, with `dep` (the provenance shown) and `deps` (all)."""
+    deps = collect_dependencies(program, walks)
     graph = nx.MultiDiGraph()
-    graph.add_nodes_from((cls, {"kind": kind}) for cls, kind in nodes.items())
-    graph.add_edges_from((prev, nxt, dep_type, {"type": dep_type, "dep": deps[0], "deps": deps})
-                         for (prev, nxt, dep_type), deps in edges.items())
+    graph.add_nodes_from((cls, {"kind": kind}) for cls, kind in deps.kinds.items())
+    graph.add_edges_from((prev, nxt, dep_type, {"type": dep_type, "dep": found[0], "deps": found})
+                         for (prev, nxt, dep_type), found in deps.edges.items())
     return graph
 
 

@@ -34,6 +34,14 @@ class Frame:
     ret_targets: tuple[int, int] | None = None  # (true, false) for `return e;`
     running: frozenset[tuple[str, str]] = frozenset()  # (callback or release fn, object)
 
+    # dataclasses.replace() introspects the fields on every call; a frame is made
+    # per inlined call, so these two say the same directly.
+    def returning_to(self, ret: int) -> "Frame":
+        return Frame(self.env, self.stack, ret, self.ret_targets, self.running)
+
+    def returning_bool(self, targets: tuple[int, int]) -> "Frame":
+        return Frame(self.env, self.stack, self.ret, targets, self.running)
+
 
 class LoweringError(Exception):
     """Abandons a statement (or, when `fatal`, the whole thread); the diagnostic is
@@ -142,9 +150,9 @@ class _CodeBuilder:
         fn = self.lowerer.resolved.fns[name]
         callee = self.lowerer.enter(fn, call, frame)
         if fn.result is not None:
-            callee = dataclasses.replace(callee, ret_targets=(k, k))
+            callee = callee.returning_bool((k, k))
             return self.stmts(fn.body.stmts, k, callee)
-        return self.stmts(fn.body.stmts, k, dataclasses.replace(callee, ret=k))
+        return self.stmts(fn.body.stmts, k, callee.returning_to(k))
 
     def builtin_stmt(self, name: str, args: dict[str, Value], site: ir.Site, k: int,
                      frame: Frame) -> int:
@@ -194,7 +202,7 @@ class _CodeBuilder:
         if release is not None and (release.text, obj) not in frame.running:
             fn = self.lowerer.resolved.fns[release.text]
             callee = self.lowerer.enter_callback(fn, site, frame, obj)
-            released = self.stmts(fn.body.stmts, k, dataclasses.replace(callee, ret=k))
+            released = self.stmts(fn.body.stmts, k, callee.returning_to(k))
         return self.emit(ir.Put(obj, site, released, k))
 
     def callbacks(self, fence: str, site: ir.Site, k: int, frame: Frame) -> int:
@@ -207,7 +215,7 @@ class _CodeBuilder:
                 continue
             fn = self.lowerer.resolved.fns[cb]
             callee = self.lowerer.enter_callback(fn, site, frame, fence)
-            body = self.stmts(fn.body.stmts, entry, dataclasses.replace(callee, ret=entry))
+            body = self.stmts(fn.body.stmts, entry, callee.returning_to(entry))
             disarm = self.emit(ir.StateOp("disarm", f"{fence}:{cb}", site, body))
             entry = self.emit(ir.Branch(ir.CPred("armed", (fence, cb)), site, disarm, entry))
         return entry
@@ -246,7 +254,7 @@ class _CodeBuilder:
         if isinstance(expr, ast.Call) and expr.name.text in self.lowerer.resolved.fns:
             fn = self.lowerer.resolved.fns[expr.name.text]
             callee = self.lowerer.enter(fn, expr, frame)
-            return self.stmts(fn.body.stmts, f, dataclasses.replace(callee, ret_targets=(t, f)))
+            return self.stmts(fn.body.stmts, f, callee.returning_bool((t, f)))
         if isinstance(expr, ast.Call) and core.BUILTINS[expr.name.text].role == "effect":
             args = self.lowerer.bind_builtin(expr, frame)
             return self.effect(expr.name.text, args, t, f, site, frame)

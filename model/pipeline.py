@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model import ir
+from model.gcpause import gc_paused
 from model.loader import load, not_imported
 from model.program import build_program
 from model.resolve import resolve
@@ -20,6 +21,11 @@ class Compiled:
 
 def compile_spec(path: str, data: bytes, cache_dir: Path | None = None) -> Compiled:
     """`cache_dir`: where parsed prelude modules are kept between processes."""
+    with gc_paused():
+        return _compile(path, data, cache_dir)
+
+
+def _compile(path: str, data: bytes, cache_dir: Path | None) -> Compiled:
     loaded = load(path, data, cache_dir)
     if loaded.diagnostics or not loaded.modules:
         return Compiled(None, loaded.diagnostics, loaded.sources)

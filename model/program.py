@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from functools import lru_cache
 
 from model import ast, core, ir
 from model.lower import Frame, LoweringError, Value, _CodeBuilder
@@ -21,6 +22,7 @@ class _Lowerer:
         self.diags: dict[tuple, Diagnostic] = {}
         self.codes: dict[str, ir.Code] = {}
         self.pending_spawns: list[tuple[str, ir.Context, Span]] = []
+        self.formals: dict[str, list[tuple]] = {}      # fn -> its parameters for bind()
 
     # ------------------------------------------------------------------ errors
     def error(self, message: str, span: Span, stack: tuple[Span, ...] = ()) -> None:
@@ -126,16 +128,15 @@ class _Lowerer:
         return value
 
     def bind_builtin(self, call: ast.Call, frame: Frame) -> dict[str, Value]:
-        builtin = core.BUILTINS[call.name.text]
-        formal = [(p.name, p.types, p.default) for p in builtin.params]
-        return self.bind(call, formal, frame)
+        return self.bind(call, _builtin_formal(call.name.text), frame)
 
     def enter(self, fn: ast.FnDecl, call: ast.Call, frame: Frame) -> Frame:
         if len(frame.stack) >= MAX_CALL_DEPTH:
             self.error("calls nest too deeply", call.span, frame.stack)
             raise LoweringError(fatal=True)
-        formal = [(p.name.text, frozenset(t.text for t in p.types), core.REQUIRED)
-                  for p in fn.params]
+        formal = self.formals.get(fn.name.text)
+        if formal is None:     # made once per function, not once per inlined call
+            formal = self.formals[fn.name.text] = _formal(fn.params)
         env = self.bind(call, formal, frame)
         return Frame(env, frame.stack + (call.span,), running=frame.running)
 
@@ -219,14 +220,29 @@ def _renumber(ops: list[ir.Op], entry: int) -> tuple[tuple[ir.Op, ...], int]:
     return tuple(_retarget(ops[old], new) for old in order), 0
 
 
+_TARGET_FIELDS = ("next", "ok", "fail", "then", "orelse", "released", "targets")
+
+
+@lru_cache(maxsize=None)
+def _layout(kind: type) -> tuple[tuple[str, ...], frozenset[str]]:
+    """An op type's init fields, and which of them are op indices."""
+    names = tuple(f.name for f in dataclasses.fields(kind) if f.init)
+    return names, frozenset(names) & frozenset(_TARGET_FIELDS)
+
+
 def _retarget(op: ir.Op, new: dict[int, int]) -> ir.Op:
-    fields = {}
-    for name in ("next", "ok", "fail", "then", "orelse", "released"):
-        if hasattr(op, name):
-            fields[name] = new[getattr(op, name)]
-    if isinstance(op, ir.Choice):
-        fields["targets"] = tuple(new[t] for t in op.targets)
-    return dataclasses.replace(op, **fields) if fields else op
+    """`op` with its successors renumbered (dataclasses.replace() without its
+    per-call introspection: every op of every thread goes through here)."""
+    names, targets = _layout(type(op))
+    if not targets:
+        return op
+    values = {}
+    for name in names:
+        value = getattr(op, name)
+        if name in targets:
+            value = tuple(new[t] for t in value) if name == "targets" else new[value]
+        values[name] = value
+    return type(op)(**values)
 
 
 def _instances(resolved: Resolved) -> list[tuple[str, ast.PathDecl, ast.Call | None]]:
@@ -241,6 +257,16 @@ def _instances(resolved: Resolved) -> list[tuple[str, ast.PathDecl, ast.Call | N
             code_id = instance_id(thread.call, path)
             out.setdefault(code_id, (code_id, path, thread.call))
     return [out[key] for key in sorted(out)]
+
+
+def _formal(params) -> list[tuple]:
+    return [(p.name.text, frozenset(t.text for t in p.types), core.REQUIRED) for p in params]
+
+
+@lru_cache(maxsize=None)
+def _builtin_formal(name: str) -> list[tuple]:
+    """A builtin's parameters for bind(); callers only read the list."""
+    return [(p.name, p.types, p.default) for p in core.BUILTINS[name].params]
 
 
 def bind_args(call: ast.Call, names: list[str]) -> dict[str, ast.Arg] | None:
