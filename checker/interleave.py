@@ -37,8 +37,6 @@ def run_interleaving_engine(program: ir.Program, options, findings: list[Finding
     """`reduce=False` turns off the merging of local steps and the symmetry
     reduction (a cross-check of the reductions: the verdicts must not change)."""
     settings = engine_settings(program, options)
-    # z3's SAT core reads its seed from the global parameters only.
-    z3.set_param("sat.random_seed", settings.seed)
     every_cycle = open_cycles(program, findings)
     verdicts: dict[int, list[CycleVerdict]] = {c.index: [] for c in every_cycle}
     for cycle in every_cycle:
@@ -79,8 +77,10 @@ def engine_settings(program: ir.Program, options) -> Settings:
     if spec_timeout:
         timeout = min(timeout, float(spec_timeout)) if timeout else float(spec_timeout)
     deadline = time.monotonic() + timeout if timeout else None
+    # One z3 context per run: every term of this spec's searches goes in it, so a
+    # witness never depends on what an earlier check in the process declared.
     return Settings(seed=int(options.seed or 0), rlimit=options.rlimit, deadline=deadline,
-                    bound=None if bound is None else int(bound))
+                    bound=None if bound is None else int(bound), ctx=z3.Context())
 
 
 # ---------------------------------------------------------------- graph cycles

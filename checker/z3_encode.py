@@ -24,36 +24,49 @@ import z3
 from checker.z3_threads import Node, Thread, Unfolded
 from model import ir
 
-TRUE, FALSE = z3.BoolVal(True), z3.BoolVal(False)
+
+def _context(items, ctx: z3.Context | None) -> z3.Context:
+    """The context of the terms among items, else `ctx`: every term of one run of
+    the engine lives in that run's context, and constants alone do not say which."""
+    for item in items:
+        if isinstance(item, z3.AstRef):
+            return item.ctx
+    if ctx is None:
+        raise ValueError("only constants: the z3 context must be given")
+    return ctx
 
 
-def conj(*items) -> z3.BoolRef:
+def conj(*items, ctx: z3.Context | None = None) -> z3.BoolRef:
     parts = []
     for item in items:
         if item is True or z3.is_true(item):
             continue
         if item is False or z3.is_false(item):
-            return FALSE
+            return z3.BoolVal(False, _context(items, ctx))
         parts.append(item)
-    return parts[0] if len(parts) == 1 else z3.And(parts) if parts else TRUE
+    if len(parts) == 1:
+        return parts[0]
+    return z3.And(parts) if parts else z3.BoolVal(True, _context(items, ctx))
 
 
-def disj(*items) -> z3.BoolRef:
+def disj(*items, ctx: z3.Context | None = None) -> z3.BoolRef:
     parts = []
     for item in items:
         if item is False or z3.is_false(item):
             continue
         if item is True or z3.is_true(item):
-            return TRUE
+            return z3.BoolVal(True, _context(items, ctx))
         parts.append(item)
-    return parts[0] if len(parts) == 1 else z3.Or(parts) if parts else FALSE
+    if len(parts) == 1:
+        return parts[0]
+    return z3.Or(parts) if parts else z3.BoolVal(False, _context(items, ctx))
 
 
-def negate(item) -> z3.BoolRef:
+def negate(item, ctx: z3.Context | None = None) -> z3.BoolRef:
     if item is True or z3.is_true(item):
-        return FALSE
+        return z3.BoolVal(False, _context((item,), ctx))
     if item is False or z3.is_false(item):
-        return TRUE
+        return z3.BoolVal(True, _context((item,), ctx))
     return z3.Not(item)
 
 
@@ -93,8 +106,12 @@ def before(x: Ev, y: Ev):
 class Encoding:
     """Variables and the structural constraints of every thread."""
 
-    def __init__(self, unfolded: Unfolded):
+    def __init__(self, unfolded: Unfolded, ctx: z3.Context | None = None):
         self.u = unfolded
+        # Every term in a context of its own run: z3's process-wide context would make
+        # a witness depend on whatever an earlier check in the process declared.
+        self.ctx = ctx if ctx is not None else z3.Context()
+        self.true = z3.BoolVal(True, self.ctx)
         self.program = unfolded.program
         self.facts: list = []
         self.ex: list[list[z3.BoolRef]] = []
@@ -108,19 +125,33 @@ class Encoding:
             self._structure(thread)
         self.holds = self._holds()
 
+    # ------------------------------------------------------------ terms
+    def conj(self, *items) -> z3.BoolRef:
+        return conj(*items, ctx=self.ctx)
+
+    def disj(self, *items) -> z3.BoolRef:
+        return disj(*items, ctx=self.ctx)
+
+    def negate(self, item) -> z3.BoolRef:
+        return negate(item, ctx=self.ctx)
+
+    def at_most(self, items: list, k: int) -> z3.BoolRef:
+        """At most k of the items hold (z3.PbLe of no items has no context to go in)."""
+        return z3.PbLe([(e, 1) for e in items], k) if items else z3.BoolVal(k >= 0, self.ctx)
+
     # ------------------------------------------------------------ variables
     def _declare(self, thread: Thread) -> None:
-        t = thread.index
-        self.ex.append([z3.Bool(f"ex_{t}_{n.index}") for n in thread.nodes])
-        self.choice.append([{o.choice: (z3.Bool(f"ch_{t}_{n.index}_{o.choice}")
-                                        if len(n.outcomes) > 1 else TRUE)
+        t, ctx = thread.index, self.ctx
+        self.ex.append([z3.Bool(f"ex_{t}_{n.index}", ctx) for n in thread.nodes])
+        self.choice.append([{o.choice: (z3.Bool(f"ch_{t}_{n.index}_{o.choice}", ctx)
+                                        if len(n.outcomes) > 1 else self.true)
                              for o in n.outcomes} for n in thread.nodes])
         if thread.from_start:
-            self.started.append(TRUE)
+            self.started.append(self.true)
             self.start.append(Ev(t, -1, None))
         else:
-            self.started.append(z3.Bool(f"start_{t}"))
-            start_time = z3.Int(f"t_{t}_start")
+            self.started.append(z3.Bool(f"start_{t}", ctx))
+            start_time = z3.Int(f"t_{t}_start", ctx)
             self.facts.append(start_time >= 0)
             self.start.append(Ev(t, -1, start_time))
         self.time.append([None] * len(thread.nodes))
@@ -129,7 +160,7 @@ class Encoding:
         return Ev(t, n, self.time[t][n])
 
     def edge(self, t: int, n: int, choice: int):
-        return conj(self.ex[t][n], self.choice[t][n][choice])
+        return self.conj(self.ex[t][n], self.choice[t][n][choice])
 
     def guard(self, t: int, n: int, choice: int | None):
         """The node runs (taking `choice`, if given)."""
@@ -153,14 +184,14 @@ class Encoding:
         sources = [(self.edge(t, u, c), self.time[t][u]) for u, c in node.preds]
         if n == thread.entry:
             start = self.start[t]
-            sources.append((self.started[t], z3.IntVal(-1) if start.time is None
+            sources.append((self.started[t], z3.IntVal(-1, self.ctx) if start.time is None
                             else start.time))
         if not node.visible and len(sources) == 1:
             return sources[0][1]
-        time = z3.Int(f"t_{t}_{n}")
+        time = z3.Int(f"t_{t}_{n}", self.ctx)
         for active, source in sources:
             relation = time >= source if node.visible else time == source
-            self.facts.append(z3.Implies(conj(active, self.ex[t][n]), relation))
+            self.facts.append(z3.Implies(self.conj(active, self.ex[t][n]), relation))
         if node.visible:
             self.facts.append(time >= 0)
         return time
@@ -170,24 +201,24 @@ class Encoding:
         ways = [self.edge(t, u, c) for u, c in thread.nodes[n].preds]
         if n == thread.entry:
             ways.append(self.started[t])
-        return disj(*ways)
+        return self.disj(*ways)
 
     def stopped(self, t: int, n: int):
         """The thread is at node n and never runs it."""
-        return conj(self.reach(t, n), negate(self.ex[t][n]))
+        return self.conj(self.reach(t, n), self.negate(self.ex[t][n]))
 
     def arrived_before(self, t: int, n: int, x: Ev):
         thread = self.u.threads[t]
-        ways = [conj(self.edge(t, u, c), before(self.ev(t, u), x))
+        ways = [self.conj(self.edge(t, u, c), before(self.ev(t, u), x))
                 for u, c in thread.nodes[n].preds]
         if n == thread.entry:
-            ways.append(conj(self.started[t], before(self.start[t], x)))
-        return disj(*ways)
+            ways.append(self.conj(self.started[t], before(self.start[t], x)))
+        return self.disj(*ways)
 
     def at(self, t: int, n: int, x: Ev):
         """At event x (of another thread), thread t is at node n: arrived, not yet run."""
-        return conj(self.arrived_before(t, n, x),
-                    disj(negate(self.ex[t][n]), before(x, self.ev(t, n))))
+        return self.conj(self.arrived_before(t, n, x),
+                         self.disj(self.negate(self.ex[t][n]), before(x, self.ev(t, n))))
 
     def _start_constraints(self, thread: Thread) -> None:
         """Spawned threads start at their spawn step; interrupts start at most once,
@@ -196,15 +227,15 @@ class Encoding:
             return
         parent, op_index = thread.parent
         spawns = [node.index for node in self.u.threads[parent].nodes if node.op_index == op_index]
-        spawned = disj(*(self.ex[parent][n] for n in spawns))
+        spawned = self.disj(*(self.ex[parent][n] for n in spawns))
         start = self.start[thread.index]
         if not thread.interrupt:
             self.facts.append(self.started[thread.index] == spawned)
         else:
             self.facts.append(z3.Implies(self.started[thread.index], spawned))
         for n in spawns:
-            self.facts.append(z3.Implies(conj(self.ex[parent][n], self.started[thread.index]),
-                                         before(self.ev(parent, n), start)))
+            runs = self.conj(self.ex[parent][n], self.started[thread.index])
+            self.facts.append(z3.Implies(runs, before(self.ev(parent, n), start)))
             if not thread.interrupt:
                 self.facts.append(z3.Implies(self.ex[parent][n],
                                              start.time == self.time[parent][n]))
@@ -213,18 +244,18 @@ class Encoding:
         """The thread exists: a scenario thread, or its spawn step ran."""
         thread = self.u.threads[t]
         if thread.parent is None:
-            return TRUE
+            return self.true
         parent, op_index = thread.parent
-        return disj(*(self.ex[parent][n.index] for n in self.u.threads[parent].nodes
-                      if n.op_index == op_index))
+        return self.disj(*(self.ex[parent][n.index] for n in self.u.threads[parent].nodes
+                           if n.op_index == op_index))
 
     def finished(self, t: int):
-        return disj(*(self.ex[t][n.index] for n in self.u.threads[t].nodes
-                      if isinstance(n.op, ir.Exit)))
+        return self.disj(*(self.ex[t][n.index] for n in self.u.threads[t].nodes
+                           if isinstance(n.op, ir.Exit)))
 
     def finished_before(self, t: int, x: Ev):
-        return disj(*(conj(self.ex[t][n.index], before(self.ev(t, n.index), x))
-                      for n in self.u.threads[t].nodes if isinstance(n.op, ir.Exit)))
+        return self.disj(*(self.conj(self.ex[t][n.index], before(self.ev(t, n.index), x))
+                           for n in self.u.threads[t].nodes if isinstance(n.op, ir.Exit)))
 
     # ------------------------------------------------------------ locks
     def _holds(self) -> dict[str, list[Hold]]:
@@ -250,18 +281,19 @@ class Encoding:
         return holds
 
     def acquired_before(self, hold: Hold, x: Ev):
-        return conj(self.edge(hold.thread, hold.node, 0),
-                    before(self.ev(hold.thread, hold.node), x))
+        return self.conj(self.edge(hold.thread, hold.node, 0),
+                         before(self.ev(hold.thread, hold.node), x))
 
     def active(self, hold: Hold, x: Ev):
         """The hold is in force at event x."""
-        released = disj(*(conj(self.edge(hold.thread, r, c), before(self.ev(hold.thread, r), x))
-                          for r, c in hold.releases))
-        return conj(self.acquired_before(hold, x), negate(released))
+        released = self.disj(*(self.conj(self.edge(hold.thread, r, c),
+                                         before(self.ev(hold.thread, r), x))
+                               for r, c in hold.releases))
+        return self.conj(self.acquired_before(hold, x), self.negate(released))
 
     def active_at_end(self, hold: Hold):
-        released = disj(*(self.edge(hold.thread, r, c) for r, c in hold.releases))
-        return conj(self.edge(hold.thread, hold.node, 0), negate(released))
+        released = self.disj(*(self.edge(hold.thread, r, c) for r, c in hold.releases))
+        return self.conj(self.edge(hold.thread, hold.node, 0), self.negate(released))
 
     def event_count(self) -> list:
         """Every run and every interrupt start, for a depth bound."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import z3
 
 from checker.semantics import is_blocking_lock
-from checker.z3_encode import Encoding, Ev, Hold, before, conj, disj, negate
+from checker.z3_encode import Encoding, Ev, Hold, before
 from checker.z3_state import Store
 from checker.z3_threads import Node, Thread, cond_class, waiting_writer_op
 from model import ir
@@ -68,7 +68,7 @@ class Rules:
                                          (self.store.value((op.obj, 0), x) == 1)))
         elif isinstance(op, ir.AddCallback):
             self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
-                                         negate(self.store.truthy((op.fence, 0), x))))
+                                         enc.negate(self.store.truthy((op.fence, 0), x))))
         self._hazards(thread, node, x)
 
     def _hazards(self, thread: Thread, node: Node, x: Ev) -> None:
@@ -85,7 +85,7 @@ class Rules:
         """checker/semantics_step.py's object errors, as conditions at x."""
         store = self.store
         if isinstance(op, ir.Assert) and cond_class(self.program, op.cond) == "shared":
-            return "assertion", negate(store.condition(op.cond, x))
+            return "assertion", self.enc.negate(store.condition(op.cond, x))
         if isinstance(op, ir.Put):
             return "refcount", store.value((op.obj, 0), x) <= 0
         if not isinstance(op, ir.StateOp) or op.verb == "disarm":
@@ -100,7 +100,7 @@ class Rules:
         if kind == "refcounted" and verb in ("access", "get"):
             freed = store.truthy((op.obj, 1), x)
             if verb == "get":
-                freed = disj(freed, store.value((op.obj, 0), x) <= 0)
+                freed = self.enc.disj(freed, store.value((op.obj, 0), x) <= 0)
             return "use-after-free", freed
         if kind == "refcounted" and verb == "free":
             return "refcount", store.truthy((op.obj, 1), x)
@@ -113,26 +113,27 @@ class Rules:
 
     def running(self, irq: Thread, x: Ev):
         """Interrupt `irq` has started and not finished when x runs."""
-        i = irq.index
-        return conj(self.enc.started[i], before(self.enc.start[i], x),
-                    negate(self.enc.finished_before(i, x)))
+        i, enc = irq.index, self.enc
+        return enc.conj(enc.started[i], before(enc.start[i], x),
+                        enc.negate(enc.finished_before(i, x)))
 
     def preempting(self, irq: Thread, thread: Thread, running):
         """`irq`, running, keeps `thread` off its CPU: it runs on top of it."""
         if not thread.interrupt:
             return running
-        return conj(running, self.enc.started[thread.index],
-                    before(self.enc.start[thread.index], self.enc.start[irq.index]))
+        return self.enc.conj(running, self.enc.started[thread.index],
+                             before(self.enc.start[thread.index], self.enc.start[irq.index]))
 
     def may_run(self, thread: Thread, x: Ev):
-        return conj(*(negate(self.preempting(irq, thread, self.running(irq, x)))
-                      for irq in self.interrupts_over(thread)))
+        enc = self.enc
+        return enc.conj(*(enc.negate(self.preempting(irq, thread, self.running(irq, x)))
+                          for irq in self.interrupts_over(thread)))
 
     def preempted_at_end(self, thread: Thread):
         enc = self.enc
-        return disj(*(self.preempting(irq, thread, conj(enc.started[irq.index],
-                                                        negate(enc.finished(irq.index))))
-                      for irq in self.interrupts_over(thread)))
+        return enc.disj(*(self.preempting(irq, thread, enc.conj(
+                              enc.started[irq.index], enc.negate(enc.finished(irq.index))))
+                          for irq in self.interrupts_over(thread)))
 
     @staticmethod
     def masks(node: Node, irq: Thread) -> bool:
@@ -147,12 +148,12 @@ class Rules:
                    for other in self.u.others_on_cpu(irq) for node in other.nodes
                    if self.masks(node, irq)]
         if blocked:
-            self.facts.append(z3.Implies(enc.started[irq.index], negate(disj(*blocked))))
+            self.facts.append(z3.Implies(enc.started[irq.index], enc.negate(enc.disj(*blocked))))
 
     def cannot_start_at_end(self, irq: Thread):
-        return disj(*(self.enc.stopped(other.index, node.index)
-                      for other in self.u.others_on_cpu(irq) for node in other.nodes
-                      if self.masks(node, irq)))
+        return self.enc.disj(*(self.enc.stopped(other.index, node.index)
+                               for other in self.u.others_on_cpu(irq) for node in other.nodes
+                               if self.masks(node, irq)))
 
     # ------------------------------------------------------------ locks
     def _own(self, node: Node, lock: str) -> tuple[bool, bool]:
@@ -164,21 +165,23 @@ class Rules:
         """checker.semantics.acquire_enabled when x runs (x None: at the end)."""
         op = node.op
         if not is_blocking_lock(self.program, op.lock):
-            return z3.BoolVal(True)
+            return z3.BoolVal(True, self.enc.ctx)
         own_write, own_read = self._own(node, op.lock)
         mode = ir.Mode(op.mode)
         if op.lock not in self.u.contended:
             free = not own_write and not (mode is ir.Mode.WRITE and own_read)
-            return z3.BoolVal(free)
-        others = [h for h in self.enc.holds.get(op.lock, ()) if h.thread != thread.index]
-        writers = disj(*(self._active(h, x) for h in others if h.write))
-        readers = disj(*(self._active(h, x) for h in others if not h.write))
+            return z3.BoolVal(free, self.enc.ctx)
+        enc = self.enc
+        others = [h for h in enc.holds.get(op.lock, ()) if h.thread != thread.index]
+        writers = enc.disj(*(self._active(h, x) for h in others if h.write))
+        readers = enc.disj(*(self._active(h, x) for h in others if not h.write))
         if mode is ir.Mode.WRITE:
-            return conj(not own_write and not own_read, negate(writers), negate(readers))
+            return enc.conj(not own_write and not own_read, enc.negate(writers),
+                            enc.negate(readers))
         if mode is ir.Mode.RECURSIVE:
-            return conj(not own_write, negate(writers))
-        queued = conj(disj(own_read, readers), self.writer_waiting(op.lock, thread, x))
-        return conj(not own_write, negate(writers), negate(queued))
+            return enc.conj(not own_write, enc.negate(writers))
+        queued = enc.conj(enc.disj(own_read, readers), self.writer_waiting(op.lock, thread, x))
+        return enc.conj(not own_write, enc.negate(writers), enc.negate(queued))
 
     def _active(self, hold: Hold, x: Ev | None):
         return self.enc.active_at_end(hold) if x is None else self.enc.active(hold, x)
@@ -193,26 +196,30 @@ class Rules:
                 if waiting_writer_op(self.u, node.op) and node.op.lock == lock:
                     waiting.append(enc.stopped(other.index, node.index) if x is None
                                    else enc.at(other.index, node.index, x))
-        return disj(*waiting)
+        return self.enc.disj(*waiting)
 
     def blocked_at_end(self, thread: Thread, node: Node):
         op = node.op
         if isinstance(op, ir.Acquire) and node.outcome(0).acquired and is_blocking_lock(
                 self.program, op.lock):
-            return negate(self.acquire_enabled(thread, node, None))
+            return self.enc.negate(self.acquire_enabled(thread, node, None))
         if isinstance(op, ir.StateOp) and op.verb == "wait":
-            return negate(self.store.truthy((op.obj, 0), None))
-        return z3.BoolVal(False)
+            return self.enc.negate(self.store.truthy((op.obj, 0), None))
+        return z3.BoolVal(False, self.enc.ctx)
 
-    def ww_backs_off(self, thread: Thread, node: Node):
-        """semantics' ww_mutex exception: waiting with a context on a lock whose owner
-        took it with a context is -EDEADLK, not a stuck state."""
+    def ww_context_waits(self, thread: Thread, node: Node) -> list[tuple[int, object]]:
+        """semantics' wait-die relation: (owner thread, when) for each context that may
+        own the ww_mutex this node waits for with a context at the end; the thread's
+        own context counts (a 1-cycle). The stuck-state question orders the waits by
+        age, so a cycle of them (one context backs off) is no stuck state."""
         op = node.op
         if not (isinstance(op, ir.Acquire) and op.nest is not None
                 and self.program.locks[op.lock].kind == "ww_mutex"
                 and node.outcome(0).acquired):
-            return z3.BoolVal(False)
-        own = any(h.lock == op.lock and h.read == 0 and h.nest is not None for h in node.pre.held)
-        others = [h for h in self.enc.holds.get(op.lock, ())
+            return []
+        waits: list[tuple[int, object]] = []
+        if any(h.lock == op.lock and h.read == 0 and h.nest is not None for h in node.pre.held):
+            waits.append((thread.index, z3.BoolVal(True, self.enc.ctx)))
+        waits += [(h.thread, self.enc.active_at_end(h)) for h in self.enc.holds.get(op.lock, ())
                   if h.thread != thread.index and h.ctx]
-        return disj(own, *(self.enc.active_at_end(h) for h in others))
+        return waits

@@ -19,11 +19,11 @@ left of the wall-clock budget.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import z3
 
-from checker.z3_encode import Encoding, before, conj, disj, negate
+from checker.z3_encode import Encoding, before
 from checker.z3_rules import Rules
 from checker.z3_threads import Unfolded
 from model import ir
@@ -37,6 +37,10 @@ class Settings:
     rlimit: int | None = None          # z3 resource units per question
     deadline: float | None = None      # time.monotonic() value
     bound: int | None = None           # at most this many steps
+    # The z3 context of one run of the engine on one spec (None: one per search).
+    # A context of its own keeps a witness independent of earlier checks in the
+    # process; it is an identity, not a setting, so it is not compared.
+    ctx: z3.Context | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,13 @@ class Search:
     def __init__(self, unfolded: Unfolded, settings: Settings, reduce: bool = True):
         self.u = unfolded
         self.settings = settings
-        self.enc = Encoding(unfolded)
+        self.enc = Encoding(unfolded, settings.ctx)
         self.rules = Rules(self.enc)
-        self.solver = z3.Solver()
-        self.solver.set("smt.random_seed", settings.seed)
+        ctx = self.enc.ctx
+        self.solver = z3.Solver(ctx=ctx)
+        # Seeded per solver, not through z3's global parameters: `random_seed` is
+        # handed down to the SMT core and to the SAT core alike.
+        self.solver.set("random_seed", settings.seed)
         self.solver.add(self.enc.facts)
         self.solver.add(self.rules.facts)
         self._store_facts = 0
@@ -65,13 +72,13 @@ class Search:
         if reduce:
             self.solver.add(symmetry_facts(self.enc))
         self.groups = self._violation_groups()
-        self.want_violation = z3.Bool("want_violation")
-        self.solver.add(z3.Implies(self.want_violation, disj(*self._violations())))
+        self.want_violation = z3.Bool("want_violation", ctx)
+        self.solver.add(z3.Implies(self.want_violation, self.enc.disj(*self._violations())))
         self.bound = None
         if settings.bound is not None:
-            self.bound = z3.Bool("within_bound")
-            self.solver.add(z3.Implies(self.bound, z3.PbLe(
-                [(e, 1) for e in self.enc.event_count()], settings.bound)))
+            self.bound = z3.Bool("within_bound", ctx)
+            self.solver.add(z3.Implies(self.bound, self.enc.at_most(self.enc.event_count(),
+                                                                    settings.bound)))
         self._stuck = None
         self._kinds: dict[str, z3.BoolRef] = {}
         self._lock_waiters = None
@@ -83,13 +90,13 @@ class Search:
         for hazard in self.rules.hazards:
             key = (hazard.code, hazard.site)
             if key not in groups:
-                groups[key] = z3.Bool(f"allow_{len(groups)}")
+                groups[key] = z3.Bool(f"allow_{len(groups)}", self.enc.ctx)
         return groups
 
     def _violations(self) -> list:
         out = []
         for hazard in self.rules.hazards:
-            happens = conj(self.enc.ex[hazard.thread][hazard.node], hazard.when)
+            happens = self.enc.conj(self.enc.ex[hazard.thread][hazard.node], hazard.when)
             self.solver.add(z3.Implies(happens, self.groups[(hazard.code, hazard.site)]))
             out.append(happens)
         return out
@@ -131,7 +138,7 @@ class Search:
         best, low, high = answer, 0, steps(answer.model)
         while low < high:
             middle = (low + high) // 2
-            within = self._literal(z3.PbLe([(e, 1) for e in events], middle))
+            within = self._literal(self.enc.at_most(events, middle))
             trial = self.ask(assumptions + [within])
             if trial.result == SAT:
                 best, high = trial, min(middle, steps(trial.model))
@@ -144,10 +151,11 @@ class Search:
     def stuck_assumptions(self, kind: str, extra: list | None = None) -> list:
         self._build_stuck()
         if kind not in self._kinds:
-            waiting = disj(*self._lock_waiters)
-            self._kinds[kind] = self._literal(waiting if kind == "deadlock" else negate(waiting))
-        return [self._stuck, self._kinds[kind]] + [negate(lit) for lit in self.groups.values()] + list(
-            extra or ())
+            waiting = self.enc.disj(*self._lock_waiters)
+            self._kinds[kind] = self._literal(
+                waiting if kind == "deadlock" else self.enc.negate(waiting))
+        return [self._stuck, self._kinds[kind]] + [
+            self.enc.negate(lit) for lit in self.groups.values()] + list(extra or ())
 
     def _unknown_reason(self) -> str:
         """z3's reason for `unknown`, in the engine's words (z3 reports an exhausted
@@ -169,7 +177,7 @@ class Search:
         if not self.groups or all(key in reported for key in self.groups):
             return Answer(UNSAT)
         assumptions = [self.want_violation] + [
-            negate(lit) if key in reported else lit for key, lit in self.groups.items()]
+            self.enc.negate(lit) if key in reported else lit for key, lit in self.groups.items()]
         return self.ask_short(assumptions)
 
     def stuck(self, kind: str, extra: list | None = None) -> Answer:
@@ -185,9 +193,10 @@ class Search:
         self._build_stuck()
         per_class = []
         for lock_class in sorted(classes):
-            per_class.append(disj(*(w for w, lock in zip(self._lock_waiters, self._waited)
-                                    if self.u.program.locks[lock].lock_class == lock_class)))
-        return self._literal(conj(*per_class))
+            per_class.append(self.enc.disj(*(
+                w for w, lock in zip(self._lock_waiters, self._waited)
+                if self.u.program.locks[lock].lock_class == lock_class)))
+        return self._literal(self.enc.conj(*per_class))
 
     def not_waiting_for_all(self, classes) -> z3.BoolRef:
         """A literal excluding stuck states in which every one of these lock classes is
@@ -196,13 +205,13 @@ class Search:
         program = self.u.program
         parts = []
         for lock_class in sorted(classes):
-            parts.append(disj(*(w for w, lock in zip(self._lock_waiters, self._waited)
-                                if program.locks[lock].lock_class == lock_class)))
-        return self._literal(negate(conj(*parts)))
+            parts.append(self.enc.disj(*(w for w, lock in zip(self._lock_waiters, self._waited)
+                                         if program.locks[lock].lock_class == lock_class)))
+        return self._literal(self.enc.negate(self.enc.conj(*parts)))
 
     def _literal(self, condition) -> z3.BoolRef:
         self._literals += 1
-        lit = z3.Bool(f"ask_{self._literals}")
+        lit = z3.Bool(f"ask_{self._literals}", self.enc.ctx)
         self.solver.add(z3.Implies(lit, condition))
         return lit
 
@@ -219,21 +228,29 @@ class Search:
                 stopped = enc.stopped(t, node.index)
                 anyone.append(stopped)
                 blocked = rules.blocked_at_end(thread, node)
-                facts.append(z3.Implies(stopped, disj(preempted, blocked)))
+                facts.append(z3.Implies(stopped, enc.disj(preempted, blocked)))
                 if z3.is_false(blocked):
                     continue
-                facts.append(negate(conj(stopped, negate(preempted),
-                                         rules.ww_backs_off(thread, node))))
+                waiting = enc.conj(stopped, enc.negate(preempted))
+                for owner, holds in rules.ww_context_waits(thread, node):
+                    facts.append(z3.Implies(enc.conj(waiting, holds),
+                                            self._age(t) < self._age(owner)))
                 if isinstance(node.op, ir.Acquire):
-                    waiters.append(conj(stopped, negate(preempted)))
+                    waiters.append(enc.conj(stopped, enc.negate(preempted)))
                     waited.append(node.op.lock)
             if thread.interrupt:
-                unstarted = conj(enc.exists(t), negate(enc.started[t]))
+                unstarted = enc.conj(enc.exists(t), enc.negate(enc.started[t]))
                 facts.append(z3.Implies(unstarted, rules.cannot_start_at_end(thread)))
-        facts.append(disj(*anyone))
-        self._stuck = z3.Bool("want_stuck")
-        self.solver.add(z3.Implies(self._stuck, conj(*facts)))
+        facts.append(enc.disj(*anyone))
+        self._stuck = z3.Bool("want_stuck", enc.ctx)
+        self.solver.add(z3.Implies(self._stuck, enc.conj(*facts)))
         self._lock_waiters, self._waited = waiters, waited
+
+    def _age(self, thread: int) -> z3.ArithRef:
+        """A ww acquire context's age (its ticket): wait-die lets only an older context
+        wait for a younger one, so the ages must order every context wait of a stuck
+        state; any order of the tickets is possible, so the solver picks one."""
+        return z3.Int(f"ww_age_{thread}", self.enc.ctx)
 
     def waited_locks(self, model: z3.ModelRef) -> list[str]:
         self._build_stuck()
@@ -287,12 +304,12 @@ def _frontier(thread) -> list[int]:
 def _ordered_first_steps(enc: Encoding, first: int, second: int) -> list:
     threads = enc.u.threads
     if threads[first].interrupt:
-        return [z3.Implies(enc.started[second], conj(enc.started[first],
+        return [z3.Implies(enc.started[second], enc.conj(enc.started[first],
                 before(enc.start[first], enc.start[second])))]
     earlier = _frontier(threads[first])
     facts = []
     for n in _frontier(threads[second]):
         x = enc.ev(second, n)
-        facts.append(z3.Implies(enc.ex[second][n], disj(*(
-            conj(enc.ex[first][m], before(enc.ev(first, m), x)) for m in earlier))))
+        facts.append(z3.Implies(enc.ex[second][n], enc.disj(*(
+            enc.conj(enc.ex[first][m], before(enc.ev(first, m), x)) for m in earlier))))
     return facts

@@ -23,7 +23,7 @@ import networkx as nx
 import z3
 
 from checker.semantics import initial_object
-from checker.z3_encode import Encoding, Ev, before, conj, disj, negate
+from checker.z3_encode import Encoding, Ev, before
 from checker.z3_sections import Sections
 from checker.z3_threads import Unfolded, cond_class, field_of
 from model import ir
@@ -128,7 +128,7 @@ class Store:
         ran = [(w, r) for w, r in ran if not z3.is_false(r)]
         kinds = {w.effect for w, _ in ran}
         if not ran:
-            return z3.IntVal(var.init)
+            return z3.IntVal(var.init, self.enc.ctx)
         if kinds == {"set"}:
             return self._latest_set(var, ran)
         if kinds == {"add"}:
@@ -150,7 +150,7 @@ class Store:
     def _ran_before(self, write: Write, x: Ev | None):
         if x is None:
             return write.guard
-        return conj(write.guard, self.sections.order(write.at, x))
+        return self.enc.conj(write.guard, self.sections.order(write.at, x))
 
     def _added(self, key, adds, x: Ev | None, after: Ev | None = None):
         """The sum of the adds that ran before x (and after `after`). Writes in a section
@@ -164,7 +164,7 @@ class Store:
                 if net is not None:
                     sections[(pair[0].hold.thread, pair[0].hold.node)] = (pair, net)
                     continue
-            ran = r if after is None else conj(r, self.sections.order(after, w.at))
+            ran = r if after is None else self.enc.conj(r, self.sections.order(after, w.at))
             terms.append(w.amount * self.indicator(ran))
             if after is None:
                 ran_by[id(w)] = ran
@@ -178,27 +178,27 @@ class Store:
         done_by = {}
         for key_, ((theirs, mine), net) in sections.items():
             if net:
-                done = conj(self.enc.edge(theirs.hold.thread, theirs.hold.node, 0),
-                            before(theirs.start, mine.start))
+                done = self.enc.conj(self.enc.edge(theirs.hold.thread, theirs.hold.node, 0),
+                                     before(theirs.start, mine.start))
                 terms.append(net * self.indicator(done))
                 done_by[key_] = done
         for (t, n), done in done_by.items():
             earlier = self._nearest(t, n, {m for u, m in done_by if u == t})
             if earlier is not None:
                 self._implies(done, done_by[(t, earlier)])
-        return z3.Sum(terms) if terms else z3.IntVal(0)
+        return z3.Sum(terms) if terms else z3.IntVal(0, self.enc.ctx)
 
     def indicator(self, condition) -> z3.ArithRef:
         """A 0/1 integer equal to the condition, so sums of conditions are linear terms
         the arithmetic solver bounds directly instead of case-splitting if-then-elses."""
         if z3.is_true(condition):
-            return z3.IntVal(1)
+            return z3.IntVal(1, self.enc.ctx)
         if z3.is_false(condition):
-            return z3.IntVal(0)
+            return z3.IntVal(0, self.enc.ctx)
         key = condition.get_id()
         found = self._indicators.get(key)
         if found is None:
-            found = z3.Int(f"ind_{len(self._indicators)}")
+            found = z3.Int(f"ind_{len(self._indicators)}", self.enc.ctx)
             self._indicators[key] = found
             self.facts.append(z3.And(found >= 0, found <= 1, (found == 1) == condition))
         return found
@@ -226,57 +226,61 @@ class Store:
     def _latest_is_one(self, var: Variable, ran):
         ones = [(w, r) for w, r in ran if w.amount == 1]
         zeros = [(w, r) for w, r in ran if w.amount == 0]
+        enc = self.enc
 
         def no_zero_after(w):
-            return conj(*(negate(conj(r0, self.sections.order(w.at, w0.at)))
-                          for w0, r0 in zeros))
+            return enc.conj(*(enc.negate(enc.conj(r0, self.sections.order(w.at, w0.at)))
+                              for w0, r0 in zeros))
 
-        cases = [conj(r, no_zero_after(w)) for w, r in ones]
+        cases = [enc.conj(r, no_zero_after(w)) for w, r in ones]
         if var.init == 1:
-            cases.append(conj(*(negate(r0) for _, r0 in zeros)))
-        return disj(*cases)
+            cases.append(enc.conj(*(enc.negate(r0) for _, r0 in zeros)))
+        return enc.disj(*cases)
 
     def _latest_set(self, var: Variable, ran):
-        result = z3.IntVal(var.init)
+        enc = self.enc
+        result = z3.IntVal(var.init, enc.ctx)
         for w, r in ran:
-            later = disj(*(conj(r2, self.sections.order(w.at, w2.at))
-                           for w2, r2 in ran if w2 is not w))
-            result = z3.If(conj(r, negate(later)), z3.IntVal(w.amount), result)
+            later = enc.disj(*(enc.conj(r2, self.sections.order(w.at, w2.at))
+                               for w2, r2 in ran if w2 is not w))
+            result = z3.If(enc.conj(r, enc.negate(later)), z3.IntVal(w.amount, enc.ctx), result)
         return result
 
     def _sets_and_adds(self, key, var: Variable, ran, x: Ev | None):
         sets = [(w, r) for w, r in ran if w.effect == "set"]
         adds = [(w, r) for w, r in ran if w.effect == "add"]
-        order = self.sections.order
+        order, enc = self.sections.order, self.enc
         result = var.init + self._added(key, adds, x)
         for w, r in sets:
-            later = disj(*(conj(r2, order(w.at, w2.at)) for w2, r2 in sets if w2 is not w))
-            result = z3.If(conj(r, negate(later)), w.amount + self._added(key, adds, x, w.at),
-                           result)
+            later = enc.disj(*(enc.conj(r2, order(w.at, w2.at)) for w2, r2 in sets if w2 is not w))
+            result = z3.If(enc.conj(r, enc.negate(later)),
+                           w.amount + self._added(key, adds, x, w.at), result)
         return result
 
     def _floored(self, var: Variable, ran):
         """max(0, ...) after every floored step: the value is the largest of the full
         sum (from the initial value) and of every sum after a write (the floor may have
         cleared everything up to it). Sets do not mix with floors in the semantics."""
+        enc = self.enc
+
         def total(after: Ev | None, base: int):
-            terms = [z3.If(conj(r, True if after is None else self.sections.order(after, w.at)),
-                           z3.IntVal(w.amount), z3.IntVal(0)) for w, r in ran]
+            terms = [z3.If(enc.conj(r, True if after is None else self.sections.order(after, w.at)),
+                           z3.IntVal(w.amount, enc.ctx), z3.IntVal(0, enc.ctx)) for w, r in ran]
             return base + z3.Sum(terms)
 
         best = total(None, var.init)
         for w, r in ran:
-            candidate = z3.If(r, total(w.at, 0), z3.IntVal(0))
+            candidate = z3.If(r, total(w.at, 0), z3.IntVal(0, enc.ctx))
             best = z3.If(candidate > best, candidate, best)
-        return z3.If(best > 0, best, z3.IntVal(0))
+        return z3.If(best > 0, best, z3.IntVal(0, enc.ctx))
 
     # ------------------------------------------------------------ conditions
     def condition(self, cond: ir.Cond, x: Ev | None):
         """A shared condition's value when event x runs."""
         if isinstance(cond, ir.CNot):
-            return negate(self.condition(cond.operand, x))
+            return self.enc.negate(self.condition(cond.operand, x))
         if isinstance(cond, ir.CConst):
-            return z3.BoolVal(cond.value)
+            return z3.BoolVal(cond.value, self.enc.ctx)
         assert isinstance(cond, ir.CPred) and cond_class(self.program, cond) == "shared"
         name, args = cond.name, cond.args
         if name == "armed":

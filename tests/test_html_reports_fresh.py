@@ -5,13 +5,10 @@ When it fails, regenerate and commit:  lockspec report specs/ -o reports/
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from checker.runner import collect_spec_files
-from tests.output_fixtures import ROOT, private_cache  # noqa: F401
+from tests.output_fixtures import ROOT, private_cache, run_cli  # noqa: F401
 
 REGENERATE = "reports/ is stale; regenerate it with: lockspec report specs/ -o reports/"
 
@@ -30,12 +27,8 @@ def test_reports_directory_is_fresh(tmp_path):
         assert not committed, f"specs/ holds no spec but reports/ has pages; {REGENERATE}"
         return
     fresh = tmp_path / "reports"
-    # A fresh process, as a user regenerates reports/: z3's context is
-    # process-wide, and a long test process has already declared other terms.
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
-    run = subprocess.run([sys.executable, "-m", "checker.cli", "report", "specs", "-o",
-                          str(fresh)], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert run.returncode != 4, run.stderr  # corpus verdicts are checked elsewhere; here, bytes
+    code, out, err = run_cli("report", "specs", "-o", str(fresh))
+    assert code != 4, err          # the corpus verdicts are checked elsewhere; here, bytes
     regenerated = tree(fresh)
     assert sorted(committed) == sorted(regenerated), REGENERATE
     stale = [name for name in regenerated if committed[name] != regenerated[name]]
