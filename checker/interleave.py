@@ -3,11 +3,13 @@
 For each scenario of the spec, every interleaving of its threads is searched
 for a violation (docs/semantics.md); scenarios are loop-free, so the search
 is exhaustive and a pass is a proof, unless a depth bound cuts it short.
-Every lock cycle the graph engine reports gets a verdict: `confirmed` with a
-replayed witness, `refuted` with the reason it cannot deadlock, or left
-`potential` with the reason the search could not decide. The cycle is run
-in a spec scenario that covers its paths, else in a scenario of its own
-(`semantics.cycle_scenario`, one thread per edge a path contributes).
+Every lock cycle (and irq-safe -> irq-unsafe dependency) the graph engine
+reports gets a verdict: `confirmed` with a replayed witness, `refuted` with
+the reason it cannot deadlock, or left `potential` with the reason the search
+could not decide. The cycle is searched in every spec scenario that covers
+its paths; unless one of them confirms it, or refutes it while running every
+path that can take part, it is also searched in its generated world
+(checker/cycle_world.py). docs/semantics.md says what each verdict proves.
 
 Budgets: `Options.timeout` (wall clock, for the whole engine, and no more
 than a spec's `option timeout`), `Options.rlimit` (z3 resource units per
@@ -17,13 +19,15 @@ steps). The solver is seeded with `Options.seed`.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import time
 from collections import Counter
 
 import z3
 
 from checker.findings import CONFIRMED, POTENTIAL, REFUTED, EngineRun, Finding
-from checker.semantics import cycle_scenario, is_blocking_lock, scenario_threads
+from checker.cycle_world import World, build_worlds, relevant_codes
+from checker.semantics import is_blocking_lock, scenario_threads
 from checker.z3_scenario import (CycleQuestion, CycleVerdict, ScenarioResult, check_scenario,
                                  finding_span)
 from checker.z3_search import Settings
@@ -38,36 +42,72 @@ def run_interleaving_engine(program: ir.Program, options, findings: list[Finding
     reduction (a cross-check of the reductions: the verdicts must not change)."""
     settings = engine_settings(program, options)
     every_cycle = open_cycles(program, findings)
-    verdicts: dict[int, list[CycleVerdict]] = {c.index: [] for c in every_cycle}
+    verdicts: dict[int, list[Decided]] = {c.index: [] for c in every_cycle}
     for cycle in every_cycle:
-        annotation = pseudo_lock_in(program, cycle)
-        if annotation is not None:
-            verdicts[cycle.index].append(CycleVerdict("potential", (
-                f"the cycle goes through `{annotation}`, a lockdep annotation that never "
-                "blocks an interleaving: what it stands for (reclaim, fence signalling, "
-                "a wait) runs in no thread here, so lockdep's rule alone decides it")))
+        if not cycle.classes:
+            verdicts[cycle.index].append(Decided(None, False, CycleVerdict(
+                "potential", annotation_reason(pseudo_lock_in(program, cycle)))))
     cycles = [c for c in every_cycle if not verdicts[c.index]]
     needs = {c.index: cycle_codes(program, findings[c.index], c) for c in cycles}
+    taking_part = {c.index: relevant_codes(program, c.classes) for c in cycles}
     results: list[ScenarioResult] = []
     for scenario in program.scenarios:
         covered = [c for c in cycles if covers(scenario, needs[c.index])]
         result = check_scenario(program, scenario.name, scenario_threads(program, scenario),
                                 settings, covered, full=True, reduce=reduce)
         results.append(result)
+        runs = {t.code for t in scenario.threads}
         for index, verdict in result.cycles.items():
-            verdicts[index].append(verdict)
+            verdicts[index].append(Decided(scenario.name, taking_part[index] <= runs, verdict))
     for cycle in cycles:
-        if verdicts[cycle.index]:
+        if settled(verdicts[cycle.index]):
             continue
-        scenario = own_scenario(program, needs[cycle.index])
-        result = check_scenario(program, scenario.name, scenario_threads(program, scenario),
-                                settings, [cycle], full=False, reduce=reduce)
-        results.append(result)
-        verdicts[cycle.index].extend(result.cycles.values())
+        for world in build_worlds(program, cycle.classes, needs[cycle.index]):
+            decided = search_world(program, world, cycle, settings, reduce, results)
+            verdicts[cycle.index].append(decided)
+            if settled([decided]):
+                break
     new = scenario_findings(program, results)
-    decided = [decide_cycle(findings[i], verdicts[i], name_of(results, i)) if i in verdicts
+    decided = [decide_cycle(findings[i], verdicts[i]) if i in verdicts
                else finding for i, finding in enumerate(findings)]
+    for cycle in every_cycle:
+        hidden = hidden_wait_in(program, cycle)
+        if hidden is not None and decided[cycle.index].status == REFUTED:
+            decided[cycle.index] = dataclasses.replace(
+                decided[cycle.index], status=POTENTIAL, reason=annotation_reason(hidden))
     return decided + new, engine_run(results, settings, every_cycle, decided)
+
+
+def search_world(program: ir.Program, world: World, cycle: CycleQuestion, settings: Settings,
+                 reduce: bool, results: list[ScenarioResult]) -> Decided:
+    """The cycle's verdict in a generated world; an incomplete world cannot refute it."""
+    if world.scenario is None:
+        return Decided(None, False, CycleVerdict(
+            "potential", f"no scenario covers it, and none was generated: {world.why}"))
+    scenario = world.scenario
+    result = check_scenario(program, scenario.name, scenario_threads(program, scenario),
+                            settings, [cycle], full=False, reduce=reduce)
+    results.append(result)
+    verdict = result.cycles[cycle.index]
+    if verdict.status == REFUTED and not world.complete:
+        why = world.why or "it does not run a second copy of each path"
+        verdict = CycleVerdict("potential", f"{scenario.name}: {verdict.reason}; but {why}")
+    return Decided(scenario.name, world.complete, verdict)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A cycle's verdict in one scenario, and whether that scenario runs every path
+    that can take part in the cycle (only such a scenario can refute it)."""
+
+    scenario: str | None
+    complete: bool
+    verdict: CycleVerdict
+
+
+def settled(decided: list[Decided]) -> bool:
+    return any(d.verdict.status == CONFIRMED or (d.verdict.status == REFUTED and d.complete)
+               for d in decided)
 
 
 def engine_settings(program: ir.Program, options) -> Settings:
@@ -85,21 +125,50 @@ def engine_settings(program: ir.Program, options) -> Settings:
 
 # ---------------------------------------------------------------- graph cycles
 
+# Graph findings that stand for a deadlock an interleaving can reach: a lock cycle,
+# and an irq-safe -> irq-unsafe dependency (the interrupt spins on the safe lock on
+# the CPU of a holder of the unsafe one).
+DEADLOCK_SHAPED = frozenset({"deadlock", "irq-inversion"})
+
+
 def open_cycles(program: ir.Program, findings: list[Finding]) -> list[CycleQuestion]:
     out = []
     for index, finding in enumerate(findings):
-        if finding.code != "deadlock" or finding.engine != "graph" or finding.status != POTENTIAL:
+        if (finding.code not in DEADLOCK_SHAPED or finding.engine != "graph"
+                or finding.status != POTENTIAL):
             continue
         locks = tuple(name for name in finding.locks if name in program.locks)
         if not locks:
             continue
-        order = [program.locks[name].lock_class for name in locks]
-        out.append(CycleQuestion(index, locks, frozenset(order)))
+        # The search asks about the locks that block; an annotation on the cycle
+        # never holds anyone up.
+        blocking = {program.locks[name].lock_class for name in locks
+                    if is_blocking_lock(program, name)}
+        out.append(CycleQuestion(index, locks, frozenset(blocking), finding.code))
     return out
 
 
 def pseudo_lock_in(program: ir.Program, cycle: CycleQuestion) -> str | None:
     return next((name for name in cycle.locks if not is_blocking_lock(program, name)), None)
+
+
+# Annotations that stand for a wait no thread of a spec performs (reclaim, a fence
+# wait, a work flush, a grace period), and ww acquire contexts, whose class-level
+# cycles lockdep reports whatever the instances: a cycle through one can be
+# confirmed on its real locks, never refuted. A local_lock stands for nothing.
+HIDDEN_WAIT_KINDS = frozenset({"lockdep_map", "rcu", "rcu_sched", "ww_ctx"})
+
+
+def hidden_wait_in(program: ir.Program, cycle: CycleQuestion) -> str | None:
+    return next((name for name in cycle.locks
+                 if program.locks[name].kind in HIDDEN_WAIT_KINDS), None)
+
+
+def annotation_reason(annotation: str | None) -> str:
+    return (f"the cycle goes through `{annotation}`, a lockdep annotation that never "
+            "blocks an interleaving: what it stands for (reclaim, fence signalling, "
+            "a wait, an acquire context) runs in no thread here, so no search refutes "
+            "it and lockdep's rule decides it")
 
 
 def cycle_codes(program: ir.Program, finding: Finding, cycle: CycleQuestion) -> Counter:
@@ -129,33 +198,38 @@ def covers(scenario: ir.Scenario, needs: Counter) -> bool:
     return bool(needs) and all(have[code] >= count for code, count in needs.items())
 
 
-def own_scenario(program: ir.Program, needs: Counter) -> ir.Scenario:
-    base = cycle_scenario(program, sorted(needs))
-    threads = tuple(dataclasses.replace(t, count=needs[t.code]) for t in base.threads)
-    return dataclasses.replace(base, threads=threads)
-
-
-def name_of(results: list[ScenarioResult], index: int) -> str | None:
-    for result in results:
-        verdict = result.cycles.get(index)
-        if verdict is not None and verdict.status == CONFIRMED:
-            return result.name
-    return next((r.name for r in results if index in r.cycles), None)
-
-
-def decide_cycle(finding: Finding, verdicts: list[CycleVerdict], scenario: str | None) -> Finding:
-    """Confirmed if any scenario deadlocks on it; refuted if every one proves it cannot."""
-    confirmed = next((v for v in verdicts if v.status == CONFIRMED), None)
+def decide_cycle(finding: Finding, decided: list[Decided]) -> Finding:
+    """Confirmed if any scenario deadlocks on it (on the sub-cycle its witness shows);
+    refuted if a scenario running every path that can take part proves it cannot,
+    and none confirms it; potential otherwise, with the reason."""
+    confirmed = next((d for d in decided if d.verdict.status == CONFIRMED), None)
     if confirmed is not None:
-        return dataclasses.replace(finding, status=CONFIRMED, witness=confirmed.steps,
-                                   scenario=scenario, reason="")
-    if verdicts and all(v.status == REFUTED for v in verdicts):
-        return dataclasses.replace(finding, status=REFUTED, scenario=scenario,
-                                   reason=verdicts[0].reason)
-    open_verdict = next((v for v in verdicts if v.status == POTENTIAL), None)
-    if open_verdict is None:
-        return finding
-    return dataclasses.replace(finding, reason=open_verdict.reason)
+        return _confirmed(finding, confirmed)
+    refuted = next((d for d in decided if d.verdict.status == REFUTED and d.complete), None)
+    if refuted is not None:
+        return dataclasses.replace(finding, status=REFUTED, scenario=refuted.scenario,
+                                   reason=refuted.verdict.reason)
+    open_one = next((d for d in reversed(decided) if d.verdict.status == POTENTIAL), None)
+    if open_one is None:
+        partial = next((d for d in decided if d.verdict.status == REFUTED), None)
+        if partial is None:
+            return finding
+        return dataclasses.replace(finding, reason=(
+            f"refuted only in {partial.scenario}, which does not run every path that can "
+            f"take part: {partial.verdict.reason}"))
+    return dataclasses.replace(finding, reason=open_one.verdict.reason)
+
+
+def _confirmed(finding: Finding, decided: Decided) -> Finding:
+    locks = decided.verdict.locks
+    order = [lock for lock in finding.locks if lock in locks]
+    order += [lock for lock in locks if lock not in order]
+    message = finding.message
+    if locks and set(order) != set(finding.locks):
+        message += f"; the interleaving deadlocks on {', '.join(order)}"
+    return dataclasses.replace(finding, status=CONFIRMED, witness=decided.verdict.steps,
+                               scenario=decided.scenario, reason="", message=message,
+                               locks=tuple(order) if locks else finding.locks)
 
 
 # ---------------------------------------------------------------- scenario findings

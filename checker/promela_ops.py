@@ -209,7 +209,7 @@ class NodeWriter:
         if outcome.acquired is not None and entry.read == 0:
             ctx = int(entry.nest is not None
                       and self.program.locks[entry.lock].kind == "ww_mutex")
-            return [f"lwr[{slot}] = 1; lctx[{slot}] = {ctx};"]
+            return [f"lwr[{slot}] = 1; lctx[{slot}] = {ctx}; lown[{slot}] = me;"]
         if outcome.acquired is not None:
             return [f"lrd[{slot}] = lrd[{slot}] + 1;"]
         if entry.read == 0:

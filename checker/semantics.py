@@ -93,6 +93,7 @@ class Violation:
     thread: str | None
     site: ir.Site | None
     blocked: tuple[tuple[str, str], ...] = ()     # deadlock/hang: (thread, what it waits for)
+    cycle: tuple[str, ...] = ()                   # deadlock: the locks on its wait-for cycles
 
 
 # --------------------------------------------------------------- the static model
@@ -400,23 +401,29 @@ def _compare(left: int, op: str, right: int) -> bool:
 # --------------------------------------------------------------- stuck states
 
 def stuck_violation(model: Model, state: State) -> Violation | None:
-    """In a state where nothing can step: a deadlock, a hang, or None (all done)."""
+    """In a state where nothing can step: a deadlock, a hang, or None (all done, or a
+    ww_mutex wait-die cycle that the kernel breaks with -EDEADLK)."""
     waits: list[tuple[int, str, str]] = []          # (thread, kind, what)
+    edges: list[tuple[int, int, str | None]] = []   # (waiter, what it waits for, lock)
+    ctx_waits: dict[int, int] = {}                  # ww context waiter -> context owner
     for index, thread in enumerate(state.threads):
         if state.pcs[index] < 0:
             continue
         top = cpu_top(state, thread.cpu)
         if top >= 0 and top != index:
             waits.append((index, "preempted", f"interrupted by {state.threads[top].label}"))
+            edges.append((index, top, None))
             continue
         op = current_op(model, state, index)
         if isinstance(op, ir.Acquire):
-            if _ww_backoff(model, state, op):
-                return None
+            owner = _ww_context_owner(model, state, op)
+            if owner is not None:
+                ctx_waits[index] = owner
             waits.append((index, "lock", _lock_wait(model, state, op)))
+            edges += [(index, holder, op.lock) for holder in lock_holders(model, state, index, op)]
         elif isinstance(op, ir.StateOp):
             waits.append((index, "wait", f"wait({op.obj}), not signalled"))
-    if not waits:
+    if not waits or _has_cycle(ctx_waits):
         return None
     blocked = tuple((state.threads[i].label, what) for i, _, what in waits)
     kinds = {kind for _, kind, _ in waits}
@@ -426,18 +433,74 @@ def stuck_violation(model: Model, state: State) -> Violation | None:
     text = "; ".join(f"{t} waits: {w}" for t, w in blocked)
     if "lock" in kinds:
         return Violation("deadlock", f"every thread is blocked: {text}", label,
-                         getattr(op, "site", None), blocked)
+                         getattr(op, "site", None), blocked, wait_cycle_locks(edges))
     return Violation("hang", f"a wait nothing can satisfy any more: {text}", label,
                      getattr(op, "site", None), blocked)
 
 
-def _ww_backoff(model: Model, state: State, op: ir.Acquire) -> bool:
-    """ww_mutex wait-die: a context waiting on a lock another context holds is backed
-    off with -EDEADLK instead of sleeping forever; specs cannot express the backoff,
-    so such a state is not reported (docs/semantics.md)."""
+def lock_holders(model: Model, state: State, index: int, op: ir.Acquire) -> list[int]:
+    """The threads a blocked acquisition waits for: the owner, the readers (for an
+    exclusive acquisition), and for a queued reader the writers queued before it."""
+    entry = state.locks[model.lock_index[op.lock]]
+    holders = [entry.writer] if entry.writer >= 0 else []
+    if op.mode is ir.Mode.WRITE:
+        holders += entry.readers
+    elif op.mode is ir.Mode.READ and entry.writer < 0:
+        holders += [other for other in range(len(state.threads)) if other != index
+                    and _waits_to_write(model, state, other, op.lock)]
+    return sorted(set(holders))
+
+
+def _waits_to_write(model: Model, state: State, index: int, lock: str) -> bool:
+    op = current_op(model, state, index)
+    return (isinstance(op, ir.Acquire) and op.lock == lock and op.mode is ir.Mode.WRITE
+            and not op.trylock)
+
+
+def wait_cycle_locks(edges: list[tuple[int, int, str | None]]) -> tuple[str, ...]:
+    """The locks on the cycles of the wait-for graph (preemption links included,
+    they carry no lock): what the deadlock is made of."""
+    succ: dict[int, set[int]] = {}
+    for waiter, holder, _ in edges:
+        succ.setdefault(waiter, set()).add(holder)
+    on_cycle = {(w, h) for w, h, _ in edges if w == h or _reaches(succ, h, w)}
+    return tuple(sorted({lock for w, h, lock in edges if lock is not None and (w, h) in on_cycle}))
+
+
+def _reaches(succ: dict[int, set[int]], start: int, goal: int) -> bool:
+    seen, stack = set(), [start]
+    while stack:
+        node = stack.pop()
+        if node == goal:
+            return True
+        if node not in seen:
+            seen.add(node)
+            stack.extend(succ.get(node, ()))
+    return False
+
+
+def _ww_context_owner(model: Model, state: State, op: ir.Acquire) -> int | None:
+    """The owner of a ww_mutex that a thread waits for with an acquire context, when
+    the owner took it with a context too (the wait-die relation), else None."""
     slot = model.lock_index.get(op.lock)
-    return (slot is not None and op.nest is not None
-            and model.program.locks[op.lock].kind == "ww_mutex" and state.locks[slot].ctx)
+    if slot is None or op.nest is None or model.program.locks[op.lock].kind != "ww_mutex":
+        return None
+    entry = state.locks[slot]
+    return entry.writer if entry.ctx and entry.writer >= 0 else None
+
+
+def _has_cycle(ctx_waits: dict[int, int]) -> bool:
+    """Wait-die lets an older context wait for a younger one and backs the younger
+    off with -EDEADLK: contexts waiting on each other in a cycle always have one
+    that backs off (specs cannot express the retry, so the state is not reported);
+    an acyclic chain of context waits can be ordered by age and is a real wait."""
+    for start in ctx_waits:
+        node, steps = start, 0
+        while node in ctx_waits and steps <= len(ctx_waits):
+            node, steps = ctx_waits[node], steps + 1
+            if node == start:
+                return True
+    return False
 
 
 def _lock_wait(model: Model, state: State, op: ir.Acquire) -> str:

@@ -40,6 +40,7 @@ class CycleVerdict:
     status: str                        # "confirmed", "refuted" or "potential"
     reason: str = ""
     steps: tuple[Step, ...] = ()
+    locks: tuple[str, ...] = ()        # confirmed: the locks the witness deadlocks on
 
 
 @dataclass
@@ -79,6 +80,7 @@ class CycleQuestion:
     index: int                         # the finding's position in the engine's list
     locks: tuple[str, ...]             # in cycle order
     classes: frozenset[str]
+    code: str = "deadlock"             # the graph finding: "deadlock" or "irq-inversion"
 
 
 def check_scenario(program: ir.Program, name: str, specs: list[ThreadSpec],
@@ -97,10 +99,13 @@ def check_scenario(program: ir.Program, name: str, specs: list[ThreadSpec],
     exhaustive = settings.bound is None or settings.bound >= result.steps
     stuck_free = cannot_get_stuck(unfolded)
     session = _Session(unfolded, settings, reduce, name)
-    for cycle in cycles:
-        result.cycles[cycle.index] = _cycle_verdict(session, cycle, stuck_free, exhaustive)
     if full:
         _violations(session, result)
+    ends_early = _ends_at_a_violation(session, result, full)
+    for cycle in cycles:
+        result.cycles[cycle.index] = _cycle_verdict(session, cycle, stuck_free, exhaustive,
+                                                    ends_early)
+    if full:
         if not stuck_free:
             _deadlocks(session, result)
         if waits_anywhere(unfolded):
@@ -140,18 +145,32 @@ class _Session:
                      witness.steps)
 
 
+def _ends_at_a_violation(session: _Session, result: ScenarioResult, full: bool) -> str:
+    """Why some interleavings stop before they could deadlock ("" if none does): an
+    interleaving ends at its first violation, so a deadlock past one is not searched."""
+    if full:
+        return result.found[0].code if result.found else ""
+    if not static_hazards(session.unfolded):
+        return ""
+    answer = session.solver().violation(set())
+    if answer.result == UNSAT:
+        return ""
+    return "a violation" if answer.result == UNKNOWN else "a violation it reaches"
+
+
 def _cycle_verdict(session: _Session, cycle: CycleQuestion, stuck_free: bool,
-                   exhaustive: bool) -> CycleVerdict:
+                   exhaustive: bool, ends_early: str) -> CycleVerdict:
+    """Confirmed: a stuck state whose wait-for cycle is made of the cycle's classes
+    (a sub-cycle counts). Refuted: no stuck state in which anyone waits for a lock of
+    the cycle's classes, on an exhaustive search that no violation cut short."""
     name = session.name
     if stuck_free:
-        return CycleVerdict("refuted", refutation_reason(session.unfolded, cycle.locks, name))
+        return CycleVerdict("refuted", _why_refuted(session, cycle))
     search = session.solver()
-    answer = search.stuck("deadlock", [search.waits_for_classes(cycle.classes)])
+    some = search.waits_for_any_class(cycle.classes)
+    answer = search.stuck("deadlock", [some])
     if answer.result == SAT:
-        witness = extract(search.rules, answer.model, "stuck")
-        if witness.violation.code == "deadlock":
-            return CycleVerdict("confirmed", "", witness.steps)
-        return CycleVerdict("potential", f"{name}: the search found a hang, not a deadlock")
+        return _confirm(session, cycle, answer) or _confirm_alone(session, cycle, some, answer)
     if answer.result == UNKNOWN:
         session.note_unknown(answer.reason)
         return CycleVerdict("potential", f"{name}: the search could not decide: "
@@ -159,7 +178,48 @@ def _cycle_verdict(session: _Session, cycle: CycleQuestion, stuck_free: bool,
     if not exhaustive:
         return CycleVerdict("potential", f"{name}: no deadlock on this cycle up to depth "
                                          f"{session.settings.bound}")
-    return CycleVerdict("refuted", refutation_reason(session.unfolded, cycle.locks, name))
+    if ends_early:
+        return CycleVerdict("potential", f"{name}: no deadlock on this cycle, but interleavings "
+                                         f"end at {ends_early} first; past it nothing is "
+                                         "searched")
+    return CycleVerdict("refuted", _why_refuted(session, cycle))
+
+
+def _why_refuted(session: _Session, cycle: CycleQuestion) -> str:
+    if cycle.code == "deadlock":
+        return refutation_reason(session.unfolded, cycle.locks, session.name)
+    return (f"no interleaving of {session.name} has a thread wait for "
+            f"{', '.join(cycle.locks)} in a stuck state (exhaustive search)")
+
+
+def _confirm(session: _Session, cycle: CycleQuestion, answer) -> CycleVerdict | None:
+    search = session.solver()
+    witness = extract(search.rules, answer.model, "stuck")
+    violation = witness.violation
+    program = session.unfolded.program
+    locks = violation.cycle
+    if violation.code != "deadlock" or not locks:
+        return None
+    if any(program.locks[lock].lock_class not in cycle.classes for lock in locks):
+        return None
+    return CycleVerdict("confirmed", "", witness.steps, locks)
+
+
+def _confirm_alone(session: _Session, cycle: CycleQuestion, some, first) -> CycleVerdict:
+    """The first stuck state also waits on other locks: ask for one whose waiters all
+    wait on the cycle's classes."""
+    search = session.solver()
+    answer = search.stuck("deadlock", [some, search.waits_only_for_classes(cycle.classes)])
+    if answer.result == SAT:
+        verdict = _confirm(session, cycle, answer)
+        if verdict is not None:
+            return verdict
+    elif answer.result == UNKNOWN:
+        session.note_unknown(answer.reason)
+    others = ", ".join(search.waited_locks(first.model))
+    return CycleVerdict("potential", f"{session.name}: it deadlocks with threads waiting on "
+                                     f"{others}, but no wait-for cycle of this cycle's "
+                                     "locks alone was found")
 
 
 def _violations(session: _Session, result: ScenarioResult) -> None:

@@ -188,15 +188,20 @@ class Search:
         answer = self.ask(assumptions)
         return self.shrink(assumptions, answer) if answer.result == SAT else answer
 
-    def waits_for_classes(self, classes) -> z3.BoolRef:
-        """A literal: every lock class given is waited for by some unpreempted thread."""
+    def waits_for_any_class(self, classes) -> z3.BoolRef:
+        """A literal: some unpreempted blocked thread waits for a lock of these classes."""
+        return self._literal(self.enc.disj(*self._waiters_in(classes, True)))
+
+    def waits_only_for_classes(self, classes) -> z3.BoolRef:
+        """A literal: no unpreempted blocked thread waits for a lock of another class."""
+        return self._literal(self.enc.conj(*(self.enc.negate(w)
+                                             for w in self._waiters_in(classes, False))))
+
+    def _waiters_in(self, classes, inside: bool) -> list:
         self._build_stuck()
-        per_class = []
-        for lock_class in sorted(classes):
-            per_class.append(self.enc.disj(*(
-                w for w, lock in zip(self._lock_waiters, self._waited)
-                if self.u.program.locks[lock].lock_class == lock_class)))
-        return self._literal(self.enc.conj(*per_class))
+        program = self.u.program
+        return [w for w, lock in zip(self._lock_waiters, self._waited)
+                if (program.locks[lock].lock_class in classes) == inside]
 
     def not_waiting_for_all(self, classes) -> z3.BoolRef:
         """A literal excluding stuck states in which every one of these lock classes is

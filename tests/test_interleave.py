@@ -128,7 +128,7 @@ def test_a_cycle_without_a_covering_scenario_gets_one_of_its_own():
                            "mutex_lock(A); mutex_unlock(A);").replace("scenario s = ab() || ba()\n", "")
     findings, run = run_engines(text)
     [cycle] = [f for f in findings if f.code == "deadlock"]
-    assert cycle.status == CONFIRMED and cycle.scenario == "cycle(ab, ba)"
+    assert cycle.status == CONFIRMED and cycle.scenario == "world(ab || ba)"
     assert {s.thread for s in cycle.witness} == {"ab#1", "ba#1"}
     assert run.outcome == "complete"
 
