@@ -13,15 +13,22 @@ of it against them reaches the same violations and stuck states. Runs are
 finite (each step advances a pc in an acyclic code graph or starts a thread),
 so the reduction needs no cycle proviso. `por=False` explores every
 interleaving.
+
+`explore_all` is the exhaustive mode: it does not stop at the first violation
+but collects every violation an interleaving can end in and every reachable
+stuck state, with the locks its blocked threads wait for. Its reduction takes
+a local step eagerly only when that step causes no violation itself, because
+an interleaving ends at its first violation: a local step that fails would
+end every interleaving through it and hide what the others reach meanwhile.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from checker.semantics import (FINISHED, NOT_STARTED, Event, Model, State, ThreadLimit,
-                               ThreadSpec, Violation, build_model, current_op, enabled_events,
-                               initial_state, is_blocking_lock, scenario_threads,
-                               stuck_violation)
+                               ThreadSpec, Violation, build_model, cpu_top, current_op,
+                               enabled_events, initial_state, is_blocking_lock,
+                               scenario_threads, stuck_violation)
 from checker.semantics_step import apply
 from model import ir
 
@@ -267,3 +274,191 @@ def cpu_may_host_interrupts(model: Model, state: State, cpu: int) -> bool:
         if thread.context.is_interrupt or thread.code in model.interrupt_spawners:
             return True
     return False
+
+
+# --------------------------------------------------------------- exhaustive mode
+
+@dataclass(frozen=True)
+class Reached:
+    """A violation some interleaving ends in, with the events of one such interleaving.
+    For a stuck state, `waits` holds (lock, lock class) for every lock a blocked thread
+    waits for."""
+
+    violation: Violation
+    events: tuple[Event, ...]
+    waits: frozenset[tuple[str, str]] = frozenset()
+
+    @property
+    def classes(self) -> frozenset[str]:
+        return frozenset(lock_class for _, lock_class in self.waits)
+
+
+@dataclass(frozen=True)
+class ExhaustiveResult:
+    violations: tuple[Reached, ...]    # violations of a step: one per (code, site)
+    stuck: tuple[Reached, ...]         # stuck states: one per (code, locks waited for)
+    states: int
+    complete: bool                     # False: stopped at the state budget or thread limit
+    detail: str = ""
+
+    def codes(self) -> set[str]:
+        return {r.violation.code for r in self.violations + self.stuck}
+
+    def stuck_on(self, classes) -> Reached | None:
+        """A stuck state in which some blocked thread waits for a lock of `classes`."""
+        wanted = frozenset(classes)
+        return next((r for r in self.stuck if r.classes & wanted), None)
+
+
+def explore_all(program: ir.Program, threads: list[ThreadSpec], por: bool = True,
+                max_states: int = DEFAULT_MAX_STATES, symmetry: bool = True) -> ExhaustiveResult:
+    """Every violation and stuck state reachable from the threads' initial state. What
+    was found before a spent budget is still reachable; only `complete` says that
+    nothing else is. `symmetry` merges states that differ only by a swap of
+    interchangeable CPUs (see `_SymmetricKeys`)."""
+    model = build_model(program)
+    prints = footprints(model) if por else None
+    found = _Collected()
+    start = initial_state(model, threads)
+    keys = _SymmetricKeys(model, start.threads) if symmetry else _StateKeys()
+    visited = {keys.key(start)}
+    try:
+        first = _applied_successors(model, prints, start)
+    except ThreadLimit as limit:
+        return found.result(len(visited), False, str(limit))
+    if not first:
+        found.stuck(model, start, ())
+        return found.result(len(visited), True)
+    stack = [first]
+    path: list[Event] = []
+    while stack:
+        pending = stack[-1]
+        if not pending:
+            stack.pop()
+            if path:
+                path.pop()
+            continue
+        event, nxt, violation = pending.pop(0)
+        if violation is not None:
+            found.violation(violation, tuple(path + [event]))
+            continue
+        key = keys.key(nxt)
+        if key in visited:
+            continue
+        if len(visited) >= max_states:
+            return found.result(len(visited), False, f"state budget of {max_states} spent")
+        visited.add(key)
+        try:
+            successors = _applied_successors(model, prints, nxt)
+        except ThreadLimit as limit:
+            return found.result(len(visited), False, str(limit))
+        if not successors:
+            found.stuck(model, nxt, tuple(path + [event]))
+            continue
+        path.append(event)
+        stack.append(successors)
+    return found.result(len(visited), True)
+
+
+class _SymmetricKeys(_StateKeys):
+    """State keys up to a swap of interchangeable CPUs.
+
+    Two CPUs are interchangeable when the threads on them run the same codes in the
+    same order (two copies of a path, each with the same interrupts on its CPU).
+    Swapping them maps every run to a run that reaches the same violations at the
+    same sites and stuck states waiting for the same locks, so one of two states
+    that differ only by such a swap is enough. The key renames the threads by one
+    fixed permutation (CPUs sorted by their threads' pcs and local states); two
+    states with one key are therefore always each other's image, whether or not
+    every image of a state gets the same key. Spawning changes the thread list,
+    so a program that spawns is keyed without symmetry."""
+
+    def __init__(self, model: Model, threads: tuple[ThreadSpec, ...]):
+        super().__init__()
+        self.groups: list[list[tuple[int, ...]]] = []
+        if any(isinstance(op, ir.Spawn) for code in model.program.codes.values()
+               for op in code.ops):
+            return
+        blocks: dict[int, list[int]] = {}
+        for index, thread in enumerate(threads):
+            blocks.setdefault(thread.cpu, []).append(index)
+        by_codes: dict[tuple, list[tuple[int, ...]]] = {}
+        for members in blocks.values():
+            shape = tuple((threads[i].code, threads[i].context) for i in members)
+            by_codes.setdefault(shape, []).append(tuple(members))
+        self.groups = [group for group in by_codes.values() if len(group) > 1]
+
+    def key(self, state: State) -> tuple:
+        if not self.groups:
+            return super().key(state)
+        locals_ = [self.intern(local) for local in state.locals]
+        rename = list(range(len(state.pcs)))
+        for group in self.groups:
+            ordered = sorted(group, key=lambda b: [(state.pcs[i], locals_[i]) for i in b])
+            for old, new in zip(ordered, group):
+                for src, dst in zip(old, new):
+                    rename[src] = dst
+        pcs, local_ids = [0] * len(rename), [0] * len(rename)
+        for src, dst in enumerate(rename):
+            pcs[dst], local_ids[dst] = state.pcs[src], locals_[src]
+        locks = tuple((rename[e.writer] if e.writer >= 0 else -1,
+                       tuple(sorted(rename[r] for r in e.readers)), e.ctx)
+                      for e in state.locks)
+        return (tuple(pcs), tuple(local_ids), locks, state.objects, state.armed,
+                tuple(rename[i] for i in state.running_irqs), self.intern(state.threads))
+
+
+class _Collected:
+    """The distinct violations and stuck states found so far, each with its first path."""
+
+    def __init__(self) -> None:
+        self.violations: dict[tuple, Reached] = {}
+        self.stuck_states: dict[tuple, Reached] = {}
+
+    def violation(self, violation: Violation, events: tuple[Event, ...]) -> None:
+        self.violations.setdefault((violation.code, violation.site), Reached(violation, events))
+
+    def stuck(self, model: Model, state: State, events: tuple[Event, ...]) -> None:
+        violation = stuck_violation(model, state)
+        if violation is None:             # all done, or a ww_mutex wait-die back-off
+            return
+        waits = waited_locks(model, state)
+        self.stuck_states.setdefault((violation.code, waits),
+                                     Reached(violation, events, waits))
+
+    def result(self, states: int, complete: bool, detail: str = "") -> ExhaustiveResult:
+        return ExhaustiveResult(tuple(self.violations.values()),
+                                tuple(self.stuck_states.values()), states, complete, detail)
+
+
+def waited_locks(model: Model, state: State) -> frozenset[tuple[str, str]]:
+    """(lock, class) for each started, unfinished, not preempted thread at an Acquire:
+    in a stuck state, the locks its blocked threads wait for."""
+    program = model.program
+    waits = set()
+    for index, thread in enumerate(state.threads):
+        if state.pcs[index] < 0:
+            continue
+        top = cpu_top(state, thread.cpu)
+        if top >= 0 and top != index:
+            continue
+        op = current_op(model, state, index)
+        if isinstance(op, ir.Acquire):
+            waits.add((op.lock, program.locks[op.lock].lock_class))
+    return frozenset(waits)
+
+
+def _applied_successors(model: Model, prints: Footprints | None,
+                        state: State) -> list[tuple[Event, State, Violation | None]]:
+    """The events to explore from `state`, each with the state and violation it leads to.
+    With the reduction: one thread's local steps alone, if none of them fails."""
+    events = enabled_events(model, state)
+    if prints is not None and len(events) > 1:
+        for index, thread in enumerate(state.threads):
+            mine = [e for e in events if e.thread == thread.label]
+            if not mine or not is_local_step(model, prints, state, index):
+                continue
+            applied = [(e, *apply(model, state, e)) for e in mine]
+            if all(violation is None for _, _, violation in applied):
+                return applied
+    return [(e, *apply(model, state, e)) for e in events]
