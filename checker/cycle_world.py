@@ -26,9 +26,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+import networkx as nx
+
 from checker.explore import footprints
 from checker.semantics import build_model, is_blocking_lock
 from model import ir
+from model.walk import walk_program
 
 MAX_WORLD_THREADS = 12
 
@@ -39,6 +42,23 @@ class World:
     codes: frozenset[str]              # every code that can touch the cycle
     complete: bool                     # covers every deadlock the cycle stands for
     why: str = ""                      # why it is cut down, or why there is none
+
+
+def class_components(program: ir.Program) -> dict[str, frozenset[str]]:
+    """Each lock class's strongly connected component of the class graph (an edge from
+    every class held to every class then taken, trylocks included). The graph
+    engine reports one witness cycle per component; a deadlock can close any cycle
+    of it, so the component is what a refutation must cover."""
+    graph = nx.DiGraph()
+    for walked in walk_program(program).values():
+        for event in walked.acquires:
+            after = program.locks[event.lock].lock_class
+            graph.add_node(after)
+            graph.add_edges_from((program.locks[held.lock].lock_class, after)
+                                 for held in event.held)
+    return {lock_class: frozenset(component)
+            for component in nx.strongly_connected_components(graph)
+            for lock_class in component}
 
 
 def top_level_codes(program: ir.Program) -> list[str]:

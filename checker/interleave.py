@@ -26,7 +26,7 @@ from collections import Counter
 import z3
 
 from checker.findings import CONFIRMED, POTENTIAL, REFUTED, EngineRun, Finding
-from checker.cycle_world import World, build_worlds, relevant_codes
+from checker.cycle_world import World, build_worlds, class_components
 from checker.semantics import is_blocking_lock, scenario_threads
 from checker.z3_scenario import (CycleQuestion, CycleVerdict, ScenarioResult, check_scenario,
                                  finding_span)
@@ -49,16 +49,16 @@ def run_interleaving_engine(program: ir.Program, options, findings: list[Finding
                 "potential", annotation_reason(pseudo_lock_in(program, cycle)))))
     cycles = [c for c in every_cycle if not verdicts[c.index]]
     needs = {c.index: cycle_codes(program, findings[c.index], c) for c in cycles}
-    taking_part = {c.index: relevant_codes(program, c.classes) for c in cycles}
     results: list[ScenarioResult] = []
     for scenario in program.scenarios:
         covered = [c for c in cycles if covers(scenario, needs[c.index])]
         result = check_scenario(program, scenario.name, scenario_threads(program, scenario),
                                 settings, covered, full=True, reduce=reduce)
         results.append(result)
-        runs = {t.code for t in scenario.threads}
+        # A spec scenario states its copies of each path; one more copy can deadlock
+        # where it cannot (a trylock that now fails), so only the whole world refutes.
         for index, verdict in result.cycles.items():
-            verdicts[index].append(Decided(scenario.name, taking_part[index] <= runs, verdict))
+            verdicts[index].append(Decided(scenario.name, False, verdict))
     for cycle in cycles:
         if settled(verdicts[cycle.index]):
             continue
@@ -132,7 +132,10 @@ DEADLOCK_SHAPED = frozenset({"deadlock", "irq-inversion"})
 
 
 def open_cycles(program: ir.Program, findings: list[Finding]) -> list[CycleQuestion]:
+    """The graph findings to decide, each with the blocking lock classes a deadlock of
+    it can wait on: for a cycle, every class of its strongly connected component."""
     out = []
+    components: dict[str, frozenset[str]] = {}
     for index, finding in enumerate(findings):
         if (finding.code not in DEADLOCK_SHAPED or finding.engine != "graph"
                 or finding.status != POTENTIAL):
@@ -140,11 +143,17 @@ def open_cycles(program: ir.Program, findings: list[Finding]) -> list[CycleQuest
         locks = tuple(name for name in finding.locks if name in program.locks)
         if not locks:
             continue
+        classes = {program.locks[name].lock_class for name in locks}
+        if finding.code == "deadlock":
+            components = components or class_components(program)
+            classes = set().union(*(components.get(c, {c}) for c in classes))
         # The search asks about the locks that block; an annotation on the cycle
         # never holds anyone up.
-        blocking = {program.locks[name].lock_class for name in locks
-                    if is_blocking_lock(program, name)}
-        out.append(CycleQuestion(index, locks, frozenset(blocking), finding.code))
+        blocking = {program.locks[name].lock_class for name in program.locks
+                    if program.locks[name].lock_class in classes
+                    and is_blocking_lock(program, name)}
+        out.append(CycleQuestion(index, locks, frozenset(blocking), finding.code,
+                                 frozenset(classes)))
     return out
 
 
@@ -160,8 +169,9 @@ HIDDEN_WAIT_KINDS = frozenset({"lockdep_map", "rcu", "rcu_sched", "ww_ctx"})
 
 
 def hidden_wait_in(program: ir.Program, cycle: CycleQuestion) -> str | None:
-    return next((name for name in cycle.locks
-                 if program.locks[name].kind in HIDDEN_WAIT_KINDS), None)
+    return next((name for name in sorted(program.locks, key=lambda n: (n not in cycle.locks, n))
+                 if program.locks[name].lock_class in cycle.component
+                 and program.locks[name].kind in HIDDEN_WAIT_KINDS), None)
 
 
 def annotation_reason(annotation: str | None) -> str:

@@ -81,6 +81,7 @@ class CycleQuestion:
     locks: tuple[str, ...]             # in cycle order
     classes: frozenset[str]
     code: str = "deadlock"             # the graph finding: "deadlock" or "irq-inversion"
+    component: frozenset[str] = frozenset()   # every class a deadlock of it may involve
 
 
 def check_scenario(program: ir.Program, name: str, specs: list[ThreadSpec],
