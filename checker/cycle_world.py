@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 
 import networkx as nx
 
 from checker.explore import footprints
 from checker.semantics import build_model, is_blocking_lock
 from model import ir
-from model.walk import walk_program
+from model.walk import WalkResult, walk_program
 
 MAX_WORLD_THREADS = 12
 
@@ -39,26 +40,47 @@ MAX_WORLD_THREADS = 12
 @dataclass(frozen=True)
 class World:
     scenario: ir.Scenario | None
-    codes: frozenset[str]              # every code that can touch the cycle
     complete: bool                     # covers every deadlock the cycle stands for
     why: str = ""                      # why it is cut down, or why there is none
 
 
-def class_components(program: ir.Program) -> dict[str, frozenset[str]]:
-    """Each lock class's strongly connected component of the class graph (an edge from
-    every class held to every class then taken, trylocks included). The graph
-    engine reports one witness cycle per component; a deadlock can close any cycle
-    of it, so the component is what a refutation must cover."""
-    graph = nx.DiGraph()
-    for walked in walk_program(program).values():
-        for event in walked.acquires:
-            after = program.locks[event.lock].lock_class
-            graph.add_node(after)
-            graph.add_edges_from((program.locks[held.lock].lock_class, after)
-                                 for held in event.held)
-    return {lock_class: frozenset(component)
-            for component in nx.strongly_connected_components(graph)
-            for lock_class in component}
+class SpecFacts:
+    """What the questions and worlds of one spec's cycles are built from, computed
+    once per run of the engine, and only when some cycle needs it."""
+
+    def __init__(self, program: ir.Program):
+        self.program = program
+
+    @cached_property
+    def walks(self) -> dict[str, WalkResult]:
+        return walk_program(self.program)
+
+    @cached_property
+    def components(self) -> dict[str, frozenset[str]]:
+        """Each lock class's strongly connected component of the class graph (an edge
+        from every class held to every class then taken, trylocks included). The
+        graph engine reports one witness cycle per component; a deadlock can close
+        any cycle of it, so the component is what a refutation must cover."""
+        locks = self.program.locks
+        graph = nx.DiGraph()
+        for walked in self.walks.values():
+            for event in walked.acquires:
+                after = locks[event.lock].lock_class
+                graph.add_node(after)
+                graph.add_edges_from((locks[held.lock].lock_class, after)
+                                     for held in event.held)
+        return {lock_class: frozenset(component)
+                for component in nx.strongly_connected_components(graph)
+                for lock_class in component}
+
+    @cached_property
+    def reach(self) -> dict[str, frozenset[str]]:
+        """The locks and objects each top-level code may touch, its spawned work
+        included."""
+        program = self.program
+        prints = footprints(build_model(program))
+        return {cid: prints.future[(cid, program.codes[cid].entry)]
+                for cid in top_level_codes(program)}
 
 
 def top_level_codes(program: ir.Program) -> list[str]:
@@ -67,18 +89,16 @@ def top_level_codes(program: ir.Program) -> list[str]:
     return [cid for cid in program.roots if cid not in spawned]
 
 
-def relevant_codes(program: ir.Program, classes: frozenset[str]) -> frozenset[str]:
+def relevant_codes(facts: SpecFacts, classes: frozenset[str]) -> frozenset[str]:
     """Top-level codes that touch the cycle's locks, closed under shared resources."""
-    prints = footprints(build_model(program))
-    reach = {cid: prints.future[(cid, program.codes[cid].entry)]
-             for cid in top_level_codes(program)}
+    program = facts.program
     resources = {"lock:" + name for name, lock in program.locks.items()
                  if lock.lock_class in classes and is_blocking_lock(program, name)}
     chosen: set[str] = set()
     changed = True
     while changed:
         changed = False
-        for cid, touched in sorted(reach.items()):
+        for cid, touched in sorted(facts.reach.items()):
             if cid not in chosen and touched & resources:
                 chosen.add(cid)
                 resources |= touched
@@ -86,15 +106,16 @@ def relevant_codes(program: ir.Program, classes: frozenset[str]) -> frozenset[st
     return frozenset(chosen)
 
 
-def build_worlds(program: ir.Program, classes: frozenset[str], needs: Counter) -> list[World]:
+def build_worlds(facts: SpecFacts, classes: frozenset[str], needs: Counter) -> list[World]:
     """The worlds to search, smallest first: one copy per edge a path takes, with
     interrupts on the first copy only (its witnesses are the easiest to read, and it
-    can confirm), then the whole world, which alone can refute. Empty when no path
-    takes part; a world over MAX_WORLD_THREADS threads is left out, and then no
-    world is complete (the reason says so)."""
-    codes = relevant_codes(program, classes)
+    can confirm), then the whole world, which alone can refute. A world over
+    MAX_WORLD_THREADS threads is left out, and then no world is complete; when none
+    is left, or no path takes part, the one World has no scenario and says why."""
+    program = facts.program
+    codes = relevant_codes(facts, classes)
     if not codes:
-        return [World(None, codes, False, "no path takes a lock of the cycle")]
+        return [World(None, False, "no path takes a lock of the cycle")]
     small = _threads(program, codes, needs, 0, False)
     whole = _threads(program, codes, needs, 1, True)
     worlds = []
@@ -102,13 +123,13 @@ def build_worlds(program: ir.Program, classes: frozenset[str], needs: Counter) -
         why = "" if _size(whole) <= MAX_WORLD_THREADS else (
             f"the whole world needs {_size(whole)} threads, more than {MAX_WORLD_THREADS}: "
             "searched with one copy of each path only")
-        worlds.append(World(_scenario(program, small), codes, small == whole, why))
+        worlds.append(World(_scenario(program, small), small == whole, why))
     if small != whole and _size(whole) <= MAX_WORLD_THREADS:
-        worlds.append(World(_scenario(program, whole), codes, True))
+        worlds.append(World(_scenario(program, whole), True))
     if not worlds:
-        worlds.append(World(None, codes, False, f"the paths that can take part need "
-                                                f"{_size(small)} threads or more, more than "
-                                                f"{MAX_WORLD_THREADS}"))
+        worlds.append(World(None, False, f"the paths that can take part need "
+                                         f"{_size(small)} threads or more, more than "
+                                         f"{MAX_WORLD_THREADS}"))
     return worlds
 
 

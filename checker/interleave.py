@@ -7,9 +7,10 @@ Every lock cycle (and irq-safe -> irq-unsafe dependency) the graph engine
 reports gets a verdict: `confirmed` with a replayed witness, `refuted` with
 the reason it cannot deadlock, or left `potential` with the reason the search
 could not decide. The cycle is searched in every spec scenario that covers
-its paths; unless one of them confirms it, or refutes it while running every
-path that can take part, it is also searched in its generated world
-(checker/cycle_world.py). docs/semantics.md says what each verdict proves.
+its paths, which can confirm it but not refute it; unless one confirms it, it
+is also searched in its generated worlds (checker/cycle_world.py), whose
+whole world alone can refute it. docs/semantics.md says what each verdict
+proves.
 
 Budgets: `Options.timeout` (wall clock, for the whole engine, and no more
 than a spec's `option timeout`), `Options.rlimit` (z3 resource units per
@@ -26,14 +27,13 @@ from collections import Counter
 import z3
 
 from checker.findings import CONFIRMED, POTENTIAL, REFUTED, EngineRun, Finding
-from checker.cycle_world import World, build_worlds, class_components
+from checker.cycle_world import SpecFacts, World, build_worlds
 from checker.semantics import is_blocking_lock, scenario_threads
 from checker.z3_scenario import (CycleQuestion, CycleVerdict, ScenarioResult, check_scenario,
                                  finding_span)
 from checker.z3_search import Settings
 from checker.z3_theorem import cycle_classes
 from model import ir
-from model.walk import walk_program
 
 
 def run_interleaving_engine(program: ir.Program, options, findings: list[Finding],
@@ -41,14 +41,15 @@ def run_interleaving_engine(program: ir.Program, options, findings: list[Finding
     """`reduce=False` turns off the merging of local steps and the symmetry
     reduction (a cross-check of the reductions: the verdicts must not change)."""
     settings = engine_settings(program, options)
-    every_cycle = open_cycles(program, findings)
+    facts = SpecFacts(program)
+    every_cycle = open_cycles(program, findings, facts)
     verdicts: dict[int, list[Decided]] = {c.index: [] for c in every_cycle}
     for cycle in every_cycle:
         if not cycle.classes:
             verdicts[cycle.index].append(Decided(None, False, CycleVerdict(
                 "potential", annotation_reason(pseudo_lock_in(program, cycle)))))
     cycles = [c for c in every_cycle if not verdicts[c.index]]
-    needs = {c.index: cycle_codes(program, findings[c.index], c) for c in cycles}
+    needs = {c.index: cycle_codes(program, findings[c.index], c, facts) for c in cycles}
     results: list[ScenarioResult] = []
     for scenario in program.scenarios:
         covered = [c for c in cycles if covers(scenario, needs[c.index])]
@@ -62,19 +63,16 @@ def run_interleaving_engine(program: ir.Program, options, findings: list[Finding
     for cycle in cycles:
         if settled(verdicts[cycle.index]):
             continue
-        for world in build_worlds(program, cycle.classes, needs[cycle.index]):
+        for world in build_worlds(facts, cycle.classes, needs[cycle.index]):
             decided = search_world(program, world, cycle, settings, reduce, results)
             verdicts[cycle.index].append(decided)
             if settled([decided]):
                 break
     new = scenario_findings(program, results)
-    decided = [decide_cycle(findings[i], verdicts[i]) if i in verdicts
-               else finding for i, finding in enumerate(findings)]
+    decided = list(findings)
     for cycle in every_cycle:
-        hidden = hidden_wait_in(program, cycle)
-        if hidden is not None and decided[cycle.index].status == REFUTED:
-            decided[cycle.index] = dataclasses.replace(
-                decided[cycle.index], status=POTENTIAL, reason=annotation_reason(hidden))
+        decided[cycle.index] = decide_cycle(findings[cycle.index], verdicts[cycle.index],
+                                            hidden_wait_in(program, cycle))
     return decided + new, engine_run(results, settings, every_cycle, decided)
 
 
@@ -97,8 +95,8 @@ def search_world(program: ir.Program, world: World, cycle: CycleQuestion, settin
 
 @dataclass(frozen=True)
 class Decided:
-    """A cycle's verdict in one scenario, and whether that scenario runs every path
-    that can take part in the cycle (only such a scenario can refute it)."""
+    """A cycle's verdict in one scenario, and whether that scenario is a complete
+    world of the cycle (only such a scenario can refute it)."""
 
     scenario: str | None
     complete: bool
@@ -131,11 +129,11 @@ def engine_settings(program: ir.Program, options) -> Settings:
 DEADLOCK_SHAPED = frozenset({"deadlock", "irq-inversion"})
 
 
-def open_cycles(program: ir.Program, findings: list[Finding]) -> list[CycleQuestion]:
+def open_cycles(program: ir.Program, findings: list[Finding],
+                facts: SpecFacts) -> list[CycleQuestion]:
     """The graph findings to decide, each with the blocking lock classes a deadlock of
     it can wait on: for a cycle, every class of its strongly connected component."""
     out = []
-    components: dict[str, frozenset[str]] = {}
     for index, finding in enumerate(findings):
         if (finding.code not in DEADLOCK_SHAPED or finding.engine != "graph"
                 or finding.status != POTENTIAL):
@@ -145,8 +143,7 @@ def open_cycles(program: ir.Program, findings: list[Finding]) -> list[CycleQuest
             continue
         classes = {program.locks[name].lock_class for name in locks}
         if finding.code == "deadlock":
-            components = components or class_components(program)
-            classes = set().union(*(components.get(c, {c}) for c in classes))
+            classes = set().union(*(facts.components.get(c, {c}) for c in classes))
         # The search asks about the locks that block; an annotation on the cycle
         # never holds anyone up.
         blocking = {program.locks[name].lock_class for name in program.locks
@@ -181,13 +178,14 @@ def annotation_reason(annotation: str | None) -> str:
             "it and lockdep's rule decides it")
 
 
-def cycle_codes(program: ir.Program, finding: Finding, cycle: CycleQuestion) -> Counter:
+def cycle_codes(program: ir.Program, finding: Finding, cycle: CycleQuestion,
+                facts: SpecFacts) -> Counter:
     """How many threads of each path the cycle needs: one per edge of the cycle the
     path can take (two edges of one path need two threads to be held at once)."""
     classes = cycle_classes(program, cycle.locks)
     pairs = {(classes[i], classes[(i + 1) % len(classes)]) for i in range(len(classes))}
     codes = [code for code in finding.paths if code in program.codes]
-    walks = walk_program(program)
+    walks = facts.walks
     needs: Counter = Counter()
     for code in codes:
         taken = set()
@@ -208,26 +206,23 @@ def covers(scenario: ir.Scenario, needs: Counter) -> bool:
     return bool(needs) and all(have[code] >= count for code, count in needs.items())
 
 
-def decide_cycle(finding: Finding, decided: list[Decided]) -> Finding:
+def decide_cycle(finding: Finding, decided: list[Decided], hidden: str | None) -> Finding:
     """Confirmed if any scenario deadlocks on it (on the sub-cycle its witness shows);
-    refuted if a scenario running every path that can take part proves it cannot,
-    and none confirms it; potential otherwise, with the reason."""
+    refuted if a complete world proves it cannot, none confirms it, and no annotation
+    on its component stands for a wait (`hidden`); potential otherwise, with the
+    reason (the last scenario's: the whole world's, when one was searched)."""
     confirmed = next((d for d in decided if d.verdict.status == CONFIRMED), None)
     if confirmed is not None:
         return _confirmed(finding, confirmed)
     refuted = next((d for d in decided if d.verdict.status == REFUTED and d.complete), None)
+    if refuted is not None and hidden is not None:
+        return dataclasses.replace(finding, scenario=refuted.scenario,
+                                   reason=annotation_reason(hidden))
     if refuted is not None:
         return dataclasses.replace(finding, status=REFUTED, scenario=refuted.scenario,
                                    reason=refuted.verdict.reason)
     open_one = next((d for d in reversed(decided) if d.verdict.status == POTENTIAL), None)
-    if open_one is None:
-        partial = next((d for d in decided if d.verdict.status == REFUTED), None)
-        if partial is None:
-            return finding
-        return dataclasses.replace(finding, reason=(
-            f"refuted only in {partial.scenario}, which does not run every path that can "
-            f"take part: {partial.verdict.reason}"))
-    return dataclasses.replace(finding, reason=open_one.verdict.reason)
+    return dataclasses.replace(finding, reason=open_one.verdict.reason) if open_one else finding
 
 
 def _confirmed(finding: Finding, decided: Decided) -> Finding:

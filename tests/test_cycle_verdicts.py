@@ -7,11 +7,10 @@ must agree with it.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from checker.cycle_world import build_worlds, relevant_codes
+from checker.cycle_world import SpecFacts, build_worlds, relevant_codes
 from checker.explore import explore
 from checker.findings import CONFIRMED, REFUTED
 from checker.graph_engine import run_graph_engine
@@ -75,11 +74,13 @@ def whole_world(program, code: str):
     """The whole world of the spec's one graph finding of `code`, built from the
     graph engine's findings as the interleaving engine builds it."""
     findings, _ = run_graph_engine(program)
-    [cycle] = [c for c in open_cycles(program, findings) if findings[c.index].code == code]
-    worlds = build_worlds(program, cycle.classes, cycle_codes(program, findings[cycle.index], cycle))
-    whole = worlds[-1]
+    facts = SpecFacts(program)
+    [cycle] = [c for c in open_cycles(program, findings, facts)
+               if findings[c.index].code == code]
+    needs = cycle_codes(program, findings[cycle.index], cycle, facts)
+    whole = build_worlds(facts, cycle.classes, needs)[-1]
     assert whole.complete and whole.scenario is not None
-    assert whole.codes == relevant_codes(program, cycle.classes)
+    assert {t.code for t in whole.scenario.threads} == relevant_codes(facts, cycle.classes)
     return cycle, whole.scenario
 
 
