@@ -206,13 +206,9 @@ class Search:
     def not_waiting_for_all(self, classes) -> z3.BoolRef:
         """A literal excluding stuck states in which every one of these lock classes is
         waited for (one deadlock found, ask for one that is not the same again)."""
-        self._build_stuck()
-        program = self.u.program
-        parts = []
-        for lock_class in sorted(classes):
-            parts.append(self.enc.disj(*(w for w, lock in zip(self._lock_waiters, self._waited)
-                                         if program.locks[lock].lock_class == lock_class)))
-        return self._literal(self.enc.negate(self.enc.conj(*parts)))
+        return self._literal(self.enc.negate(self.enc.conj(*(
+            self.enc.disj(*self._waiters_in({lock_class}, True))
+            for lock_class in sorted(classes)))))
 
     def _literal(self, condition) -> z3.BoolRef:
         self._literals += 1
@@ -241,7 +237,7 @@ class Search:
                     facts.append(z3.Implies(enc.conj(waiting, holds),
                                             self._age(t) < self._age(owner)))
                 if isinstance(node.op, ir.Acquire):
-                    waiters.append(enc.conj(stopped, enc.negate(preempted)))
+                    waiters.append(waiting)
                     waited.append(node.op.lock)
             if thread.interrupt:
                 unstarted = enc.conj(enc.exists(t), enc.negate(enc.started[t]))
@@ -252,9 +248,10 @@ class Search:
         self._lock_waiters, self._waited = waiters, waited
 
     def _age(self, thread: int) -> z3.ArithRef:
-        """A ww acquire context's age (its ticket): wait-die lets only an older context
-        wait for a younger one, so the ages must order every context wait of a stuck
-        state; any order of the tickets is possible, so the solver picks one."""
+        """A ww acquire context's age (its ticket). Wait-die backs a younger context off
+        with -EDEADLK, and its retry (ww_mutex_lock_slow) waits for the same lock, so
+        only a cycle of context waits is broken: a stuck state stands if some order of
+        the tickets lets every context wait, and the solver picks the order."""
         return z3.Int(f"ww_age_{thread}", self.enc.ctx)
 
     def waited_locks(self, model: z3.ModelRef) -> list[str]:
