@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from checker.semantics import (FINISHED, NOT_STARTED, Event, Model, State, ThreadLimit,
-                               ThreadSpec, Violation, build_model, cpu_top, current_op,
+                               ThreadSpec, Violation, build_model, current_op,
                                enabled_events, initial_state, is_blocking_lock,
                                scenario_threads, stuck_violation)
 from checker.semantics_step import apply
@@ -422,7 +422,7 @@ class _Collected:
         violation = stuck_violation(model, state)
         if violation is None:             # all done, or a ww_mutex wait-die back-off
             return
-        waits = waited_locks(model, state)
+        waits = waited_locks(model, violation)
         self.stuck_states.setdefault((violation.code, waits),
                                      Reached(violation, events, waits))
 
@@ -431,21 +431,10 @@ class _Collected:
                                 tuple(self.stuck_states.values()), states, complete, detail)
 
 
-def waited_locks(model: Model, state: State) -> frozenset[tuple[str, str]]:
-    """(lock, class) for each started, unfinished, not preempted thread at an Acquire:
-    in a stuck state, the locks its blocked threads wait for."""
-    program = model.program
-    waits = set()
-    for index, thread in enumerate(state.threads):
-        if state.pcs[index] < 0:
-            continue
-        top = cpu_top(state, thread.cpu)
-        if top >= 0 and top != index:
-            continue
-        op = current_op(model, state, index)
-        if isinstance(op, ir.Acquire):
-            waits.add((op.lock, program.locks[op.lock].lock_class))
-    return frozenset(waits)
+def waited_locks(model: Model, violation: Violation) -> frozenset[tuple[str, str]]:
+    """(lock, class) for every lock a blocked thread of a stuck state waits for."""
+    locks = model.program.locks
+    return frozenset((lock, locks[lock].lock_class) for lock in violation.waited)
 
 
 def _applied_successors(model: Model, prints: Footprints | None,

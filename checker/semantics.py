@@ -94,6 +94,7 @@ class Violation:
     site: ir.Site | None
     blocked: tuple[tuple[str, str], ...] = ()     # deadlock/hang: (thread, what it waits for)
     cycle: tuple[str, ...] = ()                   # deadlock: the locks on its wait-for cycles
+    waited: tuple[str, ...] = ()                  # deadlock: every lock a blocked thread waits for
 
 
 # --------------------------------------------------------------- the static model
@@ -432,8 +433,9 @@ def stuck_violation(model: Model, state: State) -> Violation | None:
     label = state.threads[first].label
     text = "; ".join(f"{t} waits: {w}" for t, w in blocked)
     if "lock" in kinds:
+        waited = tuple(sorted({lock for _, _, lock in edges if lock is not None}))
         return Violation("deadlock", f"every thread is blocked: {text}", label,
-                         getattr(op, "site", None), blocked, wait_cycle_locks(edges))
+                         getattr(op, "site", None), blocked, wait_cycle_locks(edges), waited)
     return Violation("hang", f"a wait nothing can satisfy any more: {text}", label,
                      getattr(op, "site", None), blocked)
 

@@ -102,7 +102,7 @@ def replay_steps(program: ir.Program, finding, code: str, classes) -> str | None
     if stuck is None or stuck.code != code:
         return f"ends in {stuck.code if stuck else 'no violation'}, not {code}"
     if classes is not None:
-        waited = {lock_class for _, lock_class in waited_locks(model, state)}
+        waited = {lock_class for _, lock_class in waited_locks(model, stuck)}
         if not waited & set(classes):
             return (f"the stuck state waits for {sorted(waited)}, no lock of the cycle's "
                     f"classes {sorted(classes)}")
