@@ -396,18 +396,9 @@ def _conform(args, stdout: TextIO, stderr: TextIO) -> int:
 
 def compile_one(path: str, stderr: TextIO):
     """Compile one spec for a single-file command; print its errors. None on failure."""
-    from model.pipeline import compile_spec
-    from model.span import render_diagnostic
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as err:
-        print(f"lockspec: error: {path}: {err.strerror or err}", file=stderr)
-        return None
-    compiled = compile_spec(path, data)
-    for diag in compiled.diagnostics:
-        print(render_diagnostic(diag, compiled.sources), file=stderr)
-    return compiled.program
+    from checker.spec_file import compile_reporting
+    compiled = compile_reporting(path, stderr)
+    return compiled.program if compiled is not None else None
 
 
 def _single_file_command(args, stdout: TextIO, stderr: TextIO) -> int:

@@ -15,6 +15,7 @@ from checker.conform import conform
 from checker.findings import EngineRun, FileResult
 from checker.lockdep_dump import DumpError, parse_chains, parse_lockdep
 from checker.outcome import EXIT_USAGE, Run, decide
+from checker.spec_file import compile_reporting
 from model.span import Diagnostic, SourceFile, Span, render_diagnostic
 
 DUMP_ERROR = "lockdep-dump"
@@ -90,16 +91,7 @@ def run_conform(request: ConformRequest, stderr: TextIO) -> Run | int:
 
 
 def _compile(path: str, stderr: TextIO):
-    from model.pipeline import compile_spec
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as err:
-        print(f"lockspec: error: {path}: {err.strerror or err}", file=stderr)
-        return None
-    compiled = compile_spec(path, data)
-    for diag in compiled.diagnostics:
-        print(render_diagnostic(diag, compiled.sources), file=stderr)
-    if compiled.diagnostics or compiled.program is None:
+    compiled = compile_reporting(path, stderr)
+    if compiled is None or compiled.diagnostics or compiled.program is None:
         return None
     return compiled.program, compiled.sources
