@@ -12,6 +12,12 @@ class visited once, whichever way it was reached first).
 Only strongly connected components of the class graph are expanded; each
 strong component of the product graph gets one witness, a shortest cycle
 found breadth-first (never find_cycle, never an enumeration of cycles).
+
+The verdict does not depend on the order of the paths; the way a cycle is told
+does. lockdep reports a cycle when it adds the dependency that closes it, and
+prints its CPU0/CPU1 scenario from that dependency; here the witness ends with
+its edge that the walk of the spec, in the order the paths are written, found
+last, so a spec that runs its paths in the kernel's order reads like its splat.
 """
 from __future__ import annotations
 
@@ -24,22 +30,16 @@ from checker.graph_explain import chain_exists, circular_scenario, dependency_li
 from model.lockgraph import Dependency, LockDeps
 
 EdgeTypes = dict[tuple[str, str], dict[str, Dependency]]
+# When the walk of the paths, in written order, first met each (prev, next, type).
+FirstMet = dict[tuple[str, str, str], tuple[int, int]]
 # Components up to this many states get a witness searched from every state.
 EXHAUSTIVE_WITNESS_STATES = 256
 
 
-def edge_types(graph: nx.MultiDiGraph) -> EdgeTypes:
-    """For each class pair, its dependency types, each with the provenance shown."""
-    types: EdgeTypes = {}
-    for prev, nxt, dep_type, dep in graph.edges(keys=True, data="dep"):
-        types.setdefault((prev, nxt), {})[dep_type] = dep
-    return types
-
-
 def edge_types_of(deps: LockDeps) -> EdgeTypes:
-    """edge_types() straight from the plain-dict graph, in the same order (grouped
-    by the earlier class in first-acquired order), without building a networkx
-    graph of 50,000 edges only to read it back."""
+    """For each class pair, its dependency types, each with the provenance shown,
+    grouped by the earlier class in first-acquired order; read straight from the
+    plain-dict graph rather than a networkx graph of 50,000 edges."""
     grouped: dict[str, dict[str, dict[str, Dependency]]] = {cls: {} for cls in deps.kinds}
     for (prev, nxt, dep_type), found in deps.edges.items():
         grouped.setdefault(prev, {}).setdefault(nxt, {})[dep_type] = found[0]
@@ -52,7 +52,8 @@ def allowed(dep_type: str, entered_by_xr: bool) -> bool:
     return not (entered_by_xr and dep_type[0] == "S")
 
 
-def strong_cycles(types: EdgeTypes) -> list[list[Dependency]]:
+def strong_cycles(types: EdgeTypes, discovered: FirstMet
+                  ) -> list[list[Dependency]]:
     class_graph = nx.DiGraph()
     class_graph.add_edges_from(types)
     cycles: list[list[Dependency]] = []
@@ -63,7 +64,7 @@ def strong_cycles(types: EdgeTypes) -> list[list[Dependency]]:
         product = _product_graph(types, set(component))
         for states in sorted(sorted(c) for c in nx.strongly_connected_components(product)
                              if len(c) > 1):
-            chain = _witness(product, states, types)
+            chain = _witness(product, states, types, discovered)
             signature = frozenset((d.prev, d.next) for d in chain)
             if chain and signature not in seen:
                 seen.add(signature)
@@ -86,10 +87,11 @@ def _product_graph(types: EdgeTypes, members: set[str]) -> nx.DiGraph:
     return product
 
 
-def _witness(product: nx.DiGraph, states: list, types: EdgeTypes) -> list[Dependency]:
+def _witness(product: nx.DiGraph, states: list, types: EdgeTypes,
+             discovered: FirstMet) -> list[Dependency]:
     """A shortest cycle of the component, breadth-first from each of its states (from
-    the smallest only, in a component too large for that), starting at its smallest
-    class so the report does not depend on where the search began."""
+    the smallest only, in a component too large for that), ending with the edge that
+    closed it (the one discovered last), whichever state the search began at."""
     members = set(states)
     starts = states if len(states) <= EXHAUSTIVE_WITNESS_STATES else states[:1]
     best: list | None = None
@@ -101,8 +103,13 @@ def _witness(product: nx.DiGraph, states: list, types: EdgeTypes) -> list[Depend
         return []
     chain = [types[(source[0], target[0])][product.edges[source, target]["type"]]
              for source, target in zip(best, best[1:])]
-    first = min(range(len(chain)), key=lambda i: chain[i].prev)
-    return chain[first:] + chain[:first]
+    closing = max(range(len(chain)), key=lambda i: _discovered_at(chain[i], discovered))
+    return chain[closing + 1:] + chain[:closing + 1]
+
+
+def _discovered_at(dep: Dependency, discovered: FirstMet
+                   ) -> tuple[int, int]:
+    return discovered[(dep.prev, dep.next, dep.type)]
 
 
 def _cycle_through(product: nx.DiGraph, members: set, start, shorter_than: int | None):
@@ -130,8 +137,9 @@ def _cycle_through(product: nx.DiGraph, members: set, start, shorter_than: int |
     return None
 
 
-def deadlock_findings(types: EdgeTypes) -> list[Finding]:
-    return [_cycle_finding(chain) for chain in strong_cycles(types)]
+def deadlock_findings(types: EdgeTypes, discovered: FirstMet
+                      ) -> list[Finding]:
+    return [_cycle_finding(chain) for chain in strong_cycles(types, discovered)]
 
 
 def _cycle_finding(chain: list[Dependency]) -> Finding:

@@ -4,7 +4,8 @@ Each thread's code is walked once over all its paths (model.walk); the
 acquisitions give the class dependency graph (model.lockgraph) and the irq
 usage bits. lockdep validates incrementally and stops at its first report;
 here every rule is decided on the final graph and usage bits, which is what
-makes the verdict independent of the order paths are written or run in:
+makes the verdict independent of the order paths are written or run in (a
+cycle is told from the dependency that closed it, as lockdep tells it):
 
 - deadlock: closed strong paths (checker.graph_cycles), status potential;
 - irq-inversion and inconsistent-irq-state (checker.graph_usage);
@@ -37,7 +38,7 @@ def _run(program: ir.Program) -> tuple[list[Finding], EngineRun]:
     types = edge_types_of(deps)
     kinds = deps.kinds
     usage = collect_usage(walks)
-    findings = (deadlock_findings(types)
+    findings = (deadlock_findings(types, deps.first_met)
                 + inversion_findings(usage, types, kinds)
                 + inconsistent_findings(usage)
                 + recursion_findings(walks)

@@ -90,27 +90,46 @@ class LockDeps:
     """The lock graph as plain dicts, which is all the graph engine's rules read:
     `kinds` maps each class some path acquires to its lock kind (in the order
     first acquired); `edges` maps (prev, next, type) to every provenance, in code
-    order -- the first is the one shown."""
+    order -- the first is the one shown; `first_met` says when a walk of the paths
+    in the order they are written meets each dependency first (path, acquisition),
+    which is when lockdep, running them in that order, would add it."""
 
     kinds: dict[str, str]
     edges: dict[tuple[str, str, str], list[Dependency]]
+    first_met: dict[tuple[str, str, str], tuple[int, int]]
+
+
+def _written_order(program: ir.Program, walks: dict[str, WalkResult]) -> dict[str, int]:
+    """Each walked code's place in the spec's text: what the spec imports (the
+    prelude, a baseline) before its own text, as its `import` lines come first;
+    ties, such as one path's instances, by name."""
+    def place(code_id: str) -> tuple:
+        span = program.codes[code_id].span
+        return (span.file == program.file, span.file, span.line, span.col, code_id)
+    return {code_id: index for index, code_id in enumerate(sorted(walks, key=place))}
 
 
 def collect_dependencies(program: ir.Program, walks: dict[str, WalkResult]) -> LockDeps:
     kinds: dict[str, str] = {}
     edges: dict[tuple[str, str, str], list[Dependency]] = {}
+    first_met: dict[tuple[str, str, str], tuple[int, int]] = {}
+    written = _written_order(program, walks)
     seen: set[tuple] = set()
     for code_id in sorted(walks):
-        for event in walks[code_id].acquires:
+        for step, event in enumerate(walks[code_id].acquires):
             if event.lock_class not in kinds:
                 kinds[event.lock_class] = program.locks[event.lock].kind
             for dep in dependencies_of(event):
+                key = (dep.prev, dep.next, dep.type)
+                met = (written[code_id], step)
+                if key not in first_met or met < first_met[key]:
+                    first_met[key] = met
                 # The same op reached in several states gives the same provenance.
                 mark = (dep.prev, dep.next, dep.type, dep.code, id(dep.site), id(dep.prev_site))
                 if mark not in seen:
                     seen.add(mark)
-                    edges.setdefault((dep.prev, dep.next, dep.type), []).append(dep)
-    return LockDeps(kinds, edges)
+                    edges.setdefault(key, []).append(dep)
+    return LockDeps(kinds, edges, first_met)
 
 
 def build_lock_graph(program: ir.Program, walks: dict[str, WalkResult]) -> nx.MultiDiGraph:

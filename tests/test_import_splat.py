@@ -16,10 +16,6 @@ from tests.output_fixtures import check_golden
 SPLATS = DATA / "splats"
 FIXTURES = sorted(p.stem for p in SPLATS.glob("*.txt") if not p.stem.startswith("truncated"))
 TRUNCATED = sorted(p.stem for p in SPLATS.glob("truncated*.txt"))
-# The graph engine closes a cycle with the edge whose held lock has the least class
-# name; lockdep closes it with the acquisition that found it. Where the two differ the
-# scenario names the same locks, each CPU's roles swapped (a known difference).
-ROTATED = {"circular_btrfs_5.2"}
 KINDS = {"circular": "deadlock", "recursive": "recursive-locking",
          "inconsistent": "inconsistent-irq-state", "inversion": "irq-inversion",
          "wait_context": "invalid-wait-context"}
@@ -68,10 +64,6 @@ def test_scenario_names_the_kernels_locks_in_the_kernels_order(name, tmp_path):
     ours = [(row["cpu"], row["text"].strip()) for row in finding["unsafe_scenario"]]
     kernel = list(report.scenario)
     theirs = _locks_in_order([t for _, t in kernel], lambda n: mapping[re.sub(r"/\d+$", "", n)])
-    if name in ROTATED:
-        assert len(theirs) == 4 and _locks_in_order([t for _, t in ours]) == [
-            theirs[1], theirs[0], theirs[3], theirs[2]]
-        return
     assert _locks_in_order([t for _, t in ours]) == theirs
     if any(cpu for cpu, _ in kernel):          # the log kept the columns
         assert [cpu for cpu, _ in ours] == [cpu for cpu, _ in kernel]
