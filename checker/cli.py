@@ -195,7 +195,7 @@ def _main(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
     if args.command in ("check", "report"):
         return _check(args, stdout, stderr)
     if args.command == "graph":
-        from checker.graph_command import run_graph_command
+        from checker.commands.graph import run_graph_command
         return run_graph_command(args.file, "dot" if args.dot else "svg" if args.svg else "text",
                                  stdout, stderr)
     if args.command in ("initcall", "export"):
@@ -203,7 +203,7 @@ def _main(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
     if args.command == "conform":
         return _conform(args, stdout, stderr)
     if args.command == "import-splat":
-        from checker.splat_command import run_import_splat
+        from checker.commands.import_splat import run_import_splat
         return run_import_splat(args.file, args.output, stdout, stderr)
     raise UsageError(f"lockspec: error: unknown command {args.command}")
 
@@ -313,7 +313,7 @@ def _check(args, stdout: TextIO, stderr: TextIO) -> int:
     if settings.html is not None:
         _write_html(run, settings.html, stdout if args.command == "report" else stderr)
     if args.command == "report":
-        from checker.output_text import render_summary
+        from checker.report.text import render_summary
         stdout.write(render_summary(run) + "\n")
     for entry in run.unused_baseline:
         print(f"lockspec: warning: {entry.source}: entry {entry.index} ({entry.code} in "
@@ -324,18 +324,18 @@ def _check(args, stdout: TextIO, stderr: TextIO) -> int:
 
 def render(run: Run, fmt: str, colour: bool = False, verbose: bool = False) -> str:
     if fmt == "json":
-        from checker.output_json import render_json
+        from checker.report.json_report import render_json
         return render_json(run)
     if fmt == "sarif":
-        from checker.output_sarif import render_sarif
+        from checker.report.sarif import render_sarif
         return render_sarif(run)
     if fmt == "junit":
-        from checker.output_junit import render_junit
+        from checker.report.junit import render_junit
         return render_junit(run)
     if fmt == "github":
-        from checker.output_github import render_github
+        from checker.report.github import render_github
         return render_github(run)
-    from checker.output_text import render_text
+    from checker.report.text import render_text
     return render_text(run, colour, verbose)
 
 
@@ -359,12 +359,12 @@ def _write_check_output(run: Run, settings: Settings, args, stdout: TextIO) -> N
     except OSError as err:
         raise UsageError(f"lockspec: error: cannot write {settings.output}: "
                          f"{err.strerror or err}") from None
-    from checker.output_text import render_summary
+    from checker.report.text import render_summary
     stdout.write(render_summary(run) + "\n")
 
 
 def _write_html(run: Run, directory: str, notes: TextIO) -> None:
-    from checker.report_html import write_report
+    from checker.report.html_pages import write_report
     try:
         written = write_report(run, directory)
     except OSError as err:
@@ -377,7 +377,7 @@ def _write_html(run: Run, directory: str, notes: TextIO) -> None:
 # ------------------------------------------------------------------ conform
 
 def _conform(args, stdout: TextIO, stderr: TextIO) -> int:
-    from checker.conform_command import ConformRequest, run_conform
+    from checker.commands.conform import ConformRequest, run_conform
     request = ConformRequest(args.spec, args.lockdep, args.chains, DEFAULT_FAIL_ON, version(),
                              args.timings)
     run = run_conform(request, stderr)
@@ -406,10 +406,10 @@ def _single_file_command(args, stdout: TextIO, stderr: TextIO) -> int:
     if program is None:
         return EXIT_USAGE
     if args.command == "initcall":
-        from checker.initcall import render_initcall
+        from checker.lockdep.initcall import render_initcall
         text, problems = render_initcall(program)
     else:
-        from checker.promela import render_promela
+        from checker.spin.promela import render_promela
         text, problems = render_promela(program, args.scenario)
     for problem in problems:
         print(f"lockspec: error: {problem}", file=stderr)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checker.findings import POTENTIAL, REFUTED, FileResult, Finding, Unmet
-from checker.graph_engine import run_graph_engine
+from checker.graph.engine import run_graph_engine
 from model.pipeline import Compiled, compile_spec
 
 
@@ -29,7 +29,7 @@ def engine_table():
     of the engines before it and returns `(findings, EngineRun)`: the whole new
     list, so the interleaving engine can confirm or refute the graph's cycles.
     """
-    from checker.interleave import run_interleaving_engine
+    from checker.interleave.engine import run_interleaving_engine
     return {
         "graph": lambda program, options, findings: run_graph_engine(program),
         "interleaving": run_interleaving_engine,

@@ -1,7 +1,7 @@
 """The differential oracle: lockspec's verdicts against the exhaustive explorer.
 
 For one spec, lockspec runs in-process and its findings are held against
-`checker.explore.explore_all`, which knows nothing of the z3 engine:
+`checker.interleave.explore.explore_all`, which knows nothing of the z3 engine:
 
 - scenario-codes: for every spec scenario, the violation codes the explorer
   reaches equal the codes of lockspec's interleaving findings there;
@@ -27,10 +27,10 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 
-from checker.explore import ExhaustiveResult, Reached, explore_all
 from checker.findings import CONFIRMED, REFUTED
+from checker.interleave.explore import ExhaustiveResult, Reached, explore_all
+from checker.interleave.semantics import ThreadSpec, scenario_threads
 from checker.runner import Options, check_compiled
-from checker.semantics import ThreadSpec, scenario_threads
 from model import ir
 from model.pipeline import compile_spec
 from tests.oracle_replay import replay_steps

@@ -2,8 +2,8 @@
 
 A witness is a list of `Step`s (thread, CPU, action, source span). Each is
 matched to the one enabled event of its thread whose description it is
-(`checker.semantics.valid_choices` says which events are enabled,
-`checker.semantics_step.apply` runs it); the run must end where the finding
+(`checker.interleave.semantics.valid_choices` says which events are enabled,
+`checker.interleave.step.apply` runs it); the run must end where the finding
 says: in the finding's violation, or for a deadlock in a stuck state where a
 blocked thread waits for a lock of the cycle's classes.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from checker.explore import waited_locks
-from checker.semantics import (NOT_STARTED, START, Event, ThreadSpec, build_model,
-                               enabled_events, initial_state, scenario_threads,
-                               stuck_violation, thread_index, valid_choices)
-from checker.semantics_step import apply
-from checker.simulate import describe_step
+from checker.interleave.explore import waited_locks
+from checker.interleave.semantics import (NOT_STARTED, START, Event, ThreadSpec, build_model,
+                                          enabled_events, initial_state, scenario_threads,
+                                          stuck_violation, thread_index, valid_choices)
+from checker.interleave.simulate import describe_step
+from checker.interleave.step import apply
 from model import ir
 
 

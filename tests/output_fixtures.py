@@ -150,7 +150,7 @@ def validate_documents(argv: list[str], stdout: str) -> None:
         return                 # a usage error: nothing was written
     document = json.loads(text)
     if fmt == "json":
-        from checker.output_json import schema
+        from checker.report.json_report import schema
         jsonschema.Draft202012Validator(schema()).validate(document)
     else:
         sarif_validator().validate(document)

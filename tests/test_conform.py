@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from checker.conform import class_names, design_class
-from checker.lockdep_dump import DumpError, parse_chains, parse_lockdep, split_name
+from checker.lockdep.conform import class_names, design_class
+from checker.lockdep.dump import DumpError, parse_chains, parse_lockdep, split_name
 from tests.conftest import DATA, compile_text, run_cli
 from tests.output_fixtures import check_golden
 

@@ -2,23 +2,22 @@
 path that can take part, and a `confirmed` has a witness that replays.
 
 Each spec of tests/data/cycles is checked end to end; the explorer
-(checker/explore.py) and SPIN then search the world the verdict names and
+(checker/interleave/explore.py) and SPIN then search the world the verdict names and
 must agree with it.
 """
 from __future__ import annotations
 
-
 import pytest
 
-from checker.cycle_world import SpecFacts, build_worlds, relevant_codes
-from checker.explore import explore
 from checker.findings import CONFIRMED, REFUTED
-from checker.graph_engine import run_graph_engine
-from checker.interleave import cycle_codes, open_cycles
-from checker.promela import render_promela
+from checker.graph.engine import run_graph_engine
+from checker.interleave.engine import cycle_codes, open_cycles
+from checker.interleave.explore import explore
+from checker.interleave.semantics import scenario_threads
+from checker.interleave.worlds import SpecFacts, build_worlds, relevant_codes
 from checker.runner import Options, check_file
-from checker.semantics import scenario_threads
-from checker.spin import run_spin
+from checker.spin.promela import render_promela
+from checker.spin.run import run_spin
 from tests.conftest import DATA, compile_text
 
 CYCLES = DATA / "cycles"

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checker.explore import explore, explore_scenario
-from checker.semantics import scenario_threads
-from checker.simulate import replay
+from checker.interleave.explore import explore, explore_scenario
+from checker.interleave.semantics import scenario_threads
+from checker.interleave.simulate import replay
 from tests.conftest import DATA, compile_text
 
 SPECS = sorted((DATA / "interleave").glob("*.lspec"))

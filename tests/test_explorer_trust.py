@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from checker.explore import explore_all
-from checker.promela import render_promela
-from checker.semantics import scenario_threads
-from checker.spin import run_spin, spin_available
+from checker.interleave.explore import explore_all
+from checker.interleave.semantics import scenario_threads
+from checker.spin.promela import render_promela
+from checker.spin.run import run_spin, spin_available
 from tests.conftest import DATA, compile_text
 
 TABLE = sorted((DATA / "explorer_trust").glob("*.lspec"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from checker.graph_engine import run_graph_engine
+from checker.graph.engine import run_graph_engine
 from tests.conftest import DATA, compile_text
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from checker.graph_engine import run_graph_engine
+from checker.graph.engine import run_graph_engine
 from model.pipeline import compile_spec
 from tests.conftest import DATA, compile_text
 

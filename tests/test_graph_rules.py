@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from checker.graph_engine import run_graph_engine
+from checker.graph.engine import run_graph_engine
 from model.lockgraph import build_lock_graph
 from model.walk import walk_program
 from tests.conftest import compile_text

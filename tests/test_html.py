@@ -6,8 +6,8 @@ from pathlib import Path
 
 from checker.findings import CONFIRMED, EngineRun, FileResult, Finding, Step
 from checker.outcome import decide
-from checker.report_html import MARKER, report_files
-from checker.swimlane import render_swimlane
+from checker.report.html_pages import MARKER, report_files
+from checker.report.swimlane import render_swimlane
 from model.pipeline import compile_spec
 from model.span import Span
 from tests.output_fixtures import private_cache, run_cli, simulated, spec  # noqa: F401

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from checker.splat_parse import find_reports
-from checker.splat_spec import VERDICT, write_spec
+from checker.lockdep.splat_parse import find_reports
+from checker.lockdep.splat_spec import VERDICT, write_spec
 from tests.conftest import DATA, ROOT, run_cli
 from tests.output_fixtures import check_golden
 

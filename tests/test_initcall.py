@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from checker.initcall import render_initcall
+from checker.lockdep.initcall import render_initcall
 from tests.conftest import DATA, compile_text, run_cli
 
 STUB = DATA / "initcall"

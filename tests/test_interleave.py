@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from checker import z3_witness
 from checker.findings import CONFIRMED, POTENTIAL, REFUTED, Finding
-from checker.graph_engine import run_graph_engine
-from checker.interleave import run_interleaving_engine
+from checker.graph.engine import run_graph_engine
+from checker.interleave.engine import run_interleaving_engine
+from checker.interleave.z3 import witness as z3_witness
 from checker.runner import Options, check_file
 from tests.conftest import DATA, compile_text, run_cli
 
@@ -224,6 +224,7 @@ def test_same_output_whatever_the_hash_seed(tmp_path):
     import os
     import subprocess
     import sys
+
     from tests.conftest import ROOT
     outputs = []
     for hash_seed in ("1", "2"):

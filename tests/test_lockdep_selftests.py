@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from checker.graph_engine import run_graph_engine
+from checker.graph.engine import run_graph_engine
 from tests.conftest import compile_text
 
 FAIL, SILENT = "F", "S"

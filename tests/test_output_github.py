@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from checker.output_github import command, escape_data, escape_property
+from checker.report.github import command, escape_data, escape_property
 from model.span import Span
 from tests.output_fixtures import private_cache, run_cli, simulated, spec  # noqa: F401
 

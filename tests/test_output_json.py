@@ -7,7 +7,7 @@ from importlib import resources
 import jsonschema
 import pytest
 
-from checker.output_json import SCHEMA_FILE, SCHEMA_VERSION, schema
+from checker.report.json_report import SCHEMA_FILE, SCHEMA_VERSION, schema
 from tests.output_fixtures import private_cache, run_cli, simulated, spec  # noqa: F401
 
 DESIGN_FILE_KEYS = {"path", "status", "findings"}
@@ -23,7 +23,7 @@ def validate(text: str) -> dict:
 
 def test_schema_is_versioned_package_data():
     assert SCHEMA_FILE == f"lockspec-report-{SCHEMA_VERSION}.json"
-    shipped = resources.files("checker").joinpath("schemas", SCHEMA_FILE)
+    shipped = resources.files("checker.report").joinpath("schemas", SCHEMA_FILE)
     assert shipped.is_file()
     jsonschema.Draft202012Validator.check_schema(schema())
 

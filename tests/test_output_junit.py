@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 from checker.findings import FileResult
 from checker.outcome import decide
-from checker.output_junit import render_junit
+from checker.report.junit import render_junit
 from model.span import Diagnostic, SourceFile, Span
 from tests.output_fixtures import private_cache, run_cli, simulated, spec  # noqa: F401
 

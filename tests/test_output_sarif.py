@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from checker import finding_help
 from checker.findings import CODES
+from checker.report import finding_help
 from tests.output_fixtures import (ROOT, SARIF_SCHEMA, private_cache, run_cli,  # noqa: F401
                                    sarif_validator, simulated, spec)
 
@@ -113,12 +113,12 @@ def test_spec_errors_and_real_engines_validate():
 def test_help_comes_from_the_findings_reference():
     """docs/findings.md is embedded as package data; the copy must not be stale."""
     docs = ROOT / "docs" / "findings.md"
-    embedded = resources.files("checker").joinpath("templates", finding_help.EMBEDDED)
+    embedded = resources.files("checker.report").joinpath("templates", finding_help.EMBEDDED)
     if not docs.exists():
         pytest.skip("docs/findings.md is not written yet; short help texts are used")
-    assert embedded.is_file(), "run: python -m checker.finding_help docs/findings.md"
+    assert embedded.is_file(), "run: python -m checker.report.finding_help docs/findings.md"
     assert embedded.read_text("utf-8") == docs.read_text("utf-8"), \
-        "the embedded copy is stale; run: python -m checker.finding_help docs/findings.md"
+        "the embedded copy is stale; run: python -m checker.report.finding_help docs/findings.md"
     documented = finding_help.sections(docs.read_text("utf-8"))
     assert set(documented) == set(CODES)
     for code in CODES:

@@ -5,10 +5,9 @@ import io
 import re
 
 from checker.findings import Finding, Step
-from checker.output_text import scenario_table, witness_listing
+from checker.report.text import scenario_table, witness_listing
 from model.span import Span
-from tests.output_fixtures import (check_golden, private_cache, run_cli, simulated,  # noqa: F401
-                                   spec)
+from tests.output_fixtures import check_golden, private_cache, run_cli, simulated, spec  # noqa: F401
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

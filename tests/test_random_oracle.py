@@ -11,10 +11,10 @@ import os
 
 import pytest
 
-from checker.explore import explore_all
-from checker.promela import render_promela
-from checker.semantics import scenario_threads
-from checker.spin import run_spin, spin_available
+from checker.interleave.explore import explore_all
+from checker.interleave.semantics import scenario_threads
+from checker.spin.promela import render_promela
+from checker.spin.run import run_spin, spin_available
 from model.pipeline import compile_spec
 from tests.oracle_run import DEFAULT_SEED, run_designs
 from tests.random_designs import generate, render

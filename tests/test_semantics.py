@@ -1,8 +1,8 @@
 """The reference semantics, rule by rule (docs/semantics.md)."""
-from checker.semantics import (NOT_STARTED, START, Event, build_model, cycle_scenario,
-                               enabled_events, initial_state, scenario_threads, stuck_violation,
-                               valid_choices)
-from checker.semantics_step import apply
+from checker.interleave.semantics import (NOT_STARTED, START, Event, build_model, cycle_scenario,
+                                          enabled_events, initial_state, scenario_threads,
+                                          stuck_violation, valid_choices)
+from checker.interleave.step import apply
 from model import ir
 from tests.conftest import compile_text
 
@@ -290,5 +290,5 @@ scenario s = 2 * a()
 
 def test_violation_codes_are_finding_codes():
     from checker.findings import CODES
-    from checker.semantics import VIOLATION_CODES
+    from checker.interleave.semantics import VIOLATION_CODES
     assert VIOLATION_CODES <= set(CODES)

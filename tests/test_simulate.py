@@ -1,7 +1,7 @@
 """The witness simulator: good witnesses replay, bad ones are rejected with a reason."""
-from checker.explore import explore_scenario
-from checker.semantics import Event, scenario_threads
-from checker.simulate import replay
+from checker.interleave.explore import explore_scenario
+from checker.interleave.semantics import Event, scenario_threads
+from checker.interleave.simulate import replay
 from tests.conftest import DATA, compile_text
 
 ABBA = DATA / "interleave" / "abba.lspec"

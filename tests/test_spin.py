@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checker.explore import explore_scenario
 from checker.findings import CONFIRMED
-from checker.promela import render_promela
+from checker.interleave.explore import explore_scenario
 from checker.runner import Options, check_file
-from checker.spin import run_spin, spin_available
+from checker.spin.promela import render_promela
+from checker.spin.run import run_spin, spin_available
 from tests.conftest import DATA, compile_text
 
 TABLE = sorted((DATA / "interleave").glob("*.lspec")) + [

@@ -62,7 +62,7 @@ State-vector 72 byte, depth reached 28, errors: {errors}
 
 
 def test_pan_output_is_read_conservatively():
-    from checker.spin import _parse
+    from checker.spin.run import _parse
     violated = "pan:1: assertion violated VIOLATION_use_after_revoke (at depth 13)\n"
     done = _parse(violated + PAN_TAIL.format(warning="Warning: Search not completed\n",
                                              errors=1), 1.0, 0.5)

@@ -16,11 +16,11 @@ import pytest
 import z3
 
 from checker.cli import main
-from checker.interleave import engine_settings
+from checker.interleave.engine import engine_settings
+from checker.interleave.semantics import scenario_threads
+from checker.interleave.z3.search import Search, Settings
+from checker.interleave.z3.threads import unfold
 from checker.runner import Options
-from checker.semantics import scenario_threads
-from checker.z3_search import Search, Settings
-from checker.z3_threads import unfold
 from tests.conftest import compile_text
 from tests.output_fixtures import ROOT, private_cache  # noqa: F401
 

@@ -1,4 +1,4 @@
-"""The z3 engine against the explicit-state explorer (checker/explore.py).
+"""The z3 engine against the explicit-state explorer (checker/interleave/explore.py).
 
 Both decide the same question over the same semantics in different ways:
 z3 over an event encoding with merged local steps and symmetry reduction,
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from checker.explore import explore
-from checker.graph_engine import run_graph_engine
-from checker.interleave import run_interleaving_engine
+from checker.graph.engine import run_graph_engine
+from checker.interleave.engine import run_interleaving_engine
+from checker.interleave.explore import explore
+from checker.interleave.semantics import scenario_threads
+from checker.interleave.z3.search import SAT, UNSAT, Search, Settings
+from checker.interleave.z3.threads import unfold
+from checker.interleave.z3.witness import extract
 from checker.runner import Options
-from checker.semantics import scenario_threads
-from checker.z3_search import SAT, UNSAT, Search, Settings
-from checker.z3_threads import unfold
-from checker.z3_witness import extract
 from tests.conftest import DATA, compile_text
 
 TABLE = sorted((DATA / "z3").glob("*.lspec"))

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 
+from checker.interleave.semantics import scenario_threads
+from checker.interleave.z3.encode import Encoding
+from checker.interleave.z3.scenario import check_scenario
+from checker.interleave.z3.search import SAT, UNKNOWN, UNSAT, Search, Settings
+from checker.interleave.z3.sections import Sections
+from checker.interleave.z3.state import Store
+from checker.interleave.z3.theorem import cannot_get_stuck, scenario_lock_graph, static_hazards
+from checker.interleave.z3.threads import unfold
 from checker.runner import Options
-from checker.semantics import scenario_threads
-from checker.z3_encode import Encoding
-from checker.z3_scenario import check_scenario
-from checker.z3_search import SAT, UNKNOWN, UNSAT, Search, Settings
-from checker.z3_sections import Sections
-from checker.z3_state import Store
-from checker.z3_theorem import cannot_get_stuck, scenario_lock_graph, static_hazards
-from checker.z3_threads import unfold
 from model import ir
 from tests.conftest import DATA, compile_text
 
@@ -176,7 +176,7 @@ def test_an_rlimit_is_per_question_and_gives_unknown():
 
 
 def test_engine_options_come_from_the_spec_too():
-    from checker.interleave import engine_settings
+    from checker.interleave.engine import engine_settings
     program = compile_text("import kernel\noption bound = 7\noption timeout = 2\n").program
     settings = engine_settings(program, Options(timeout=60.0))
     assert settings.bound == 7 and settings.deadline - time.monotonic() <= 2

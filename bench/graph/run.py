@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from gen_kernel_spec import main as generate  # noqa: E402
-from checker.graph_engine import run_graph_engine  # noqa: E402
+
+from checker.graph.engine import run_graph_engine  # noqa: E402
 from model import loader  # noqa: E402
 from model.gcpause import gc_paused  # noqa: E402
 from model.program import build_program  # noqa: E402

@@ -17,11 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from checker.explore import explore_scenario  # noqa: E402
 from checker.findings import CONFIRMED  # noqa: E402
-from checker.promela import render_promela  # noqa: E402
+from checker.interleave.explore import explore_scenario  # noqa: E402
 from checker.runner import Options, check_file, collect_spec_files  # noqa: E402
-from checker.spin import LARGE, run_spin  # noqa: E402
+from checker.spin.promela import render_promela  # noqa: E402
+from checker.spin.run import LARGE, run_spin  # noqa: E402
 
 
 def engine_verdicts(path: str):

@@ -6,7 +6,7 @@
 For every case it times, each in its own process and with a wall-clock limit:
 - `lockspec check --format json` end to end (parse, graph and interleaving
   engines, whichever interleaving engine is installed);
-- the explicit-state explorer (checker/explore.py), the reference semantics;
+- the explicit-state explorer (checker/interleave/explore.py), the reference semantics;
 - SPIN end to end: `lockspec export --promela`, `spin -a`, `gcc -O2`, `./pan`.
 It prints one table with each tool's verdict and time and the ratios
 SPIN / lockspec and SPIN / explorer. Timings are wall-clock and vary by
@@ -90,7 +90,7 @@ def _last_line(text: str) -> str:
 
 def explore_main(path: str) -> int:
     """The explorer's side of run_explorer, in its own process."""
-    from checker.explore import explore_scenario
+    from checker.interleave.explore import explore_scenario
     from model.pipeline import compile_spec
     program = compile_spec(path, Path(path).read_bytes()).program
     result = explore_scenario(program, max_states=50_000_000)
@@ -101,8 +101,8 @@ def explore_main(path: str) -> int:
 
 
 def run_spin_case(path: Path, timeout: float) -> Timing:
-    from checker.promela import render_promela
-    from checker.spin import LARGE, run_spin
+    from checker.spin.promela import render_promela
+    from checker.spin.run import LARGE, run_spin
     from model.pipeline import compile_spec
     start = time.monotonic()
     program = compile_spec(str(path), path.read_bytes()).program
