@@ -67,6 +67,9 @@ class Finding:
     witness: tuple[Step, ...] = ()
     reason: str = ""                              # why refuted or potential
     expected: bool = False
+    # A graph finding an interleaving confirmed: how its witness ends, in the
+    # interleaving's words ("t1#1 waits: `B`, held by t2#1; ..."), for the reports.
+    end_state: str = ""
 
     @property
     def severity(self) -> str:

@@ -1,6 +1,7 @@
 """Text output: lockdep's banner, chain, CPU table and the witness; golden files."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 
@@ -125,3 +126,31 @@ def test_real_engines_abba_shows_the_scenario_and_the_witness():
     assert " Possible unsafe locking scenario:" in out and " *** DEADLOCK ***" in out
     assert re.search(r"witness interleaving \(\d+ steps\):", out)
     assert "verdict: confirmed" in out
+
+
+def test_a_read_wait_ends_the_witness_in_its_column():
+    """The interleaving states a reader's wait as "`L` for read, held by ..."."""
+    span = Span("x.lspec", 3, 1, 3, 2)
+    witness = (Step("r#1", 0, "acquire M", span), Step("w#1", 1, "acquire S", span))
+    finding = Finding("deadlock", "every thread is blocked: r#1 waits: `S` for read, held by "
+                      "w#1; w#1 waits: `M`, held by r#1", span, "interleaving", witness=witness)
+    end = witness_listing(finding)[-1]
+    assert end.startswith("   *  blocked on S") and "blocked on M" in end
+    assert end.endswith("(S is held by w#1; M is held by r#1)")
+
+
+def test_a_confirmed_graph_finding_ends_its_witness_with_the_stuck_state():
+    """lockdep's message stays the finding's; the stuck state its interleaving ends in
+    is kept aside and drawn as the witness's last row, one note per lock and holder."""
+    span = Span("x.lspec", 3, 1, 3, 2)
+    witness = (Step("e1#1", 0, "acquire A", span), Step("e2#1", 1, "acquire B", span),
+               Step("e3#1", 1, "hardirq starts", span, "interrupts the CPU"))
+    stuck = ("every thread is blocked: e1#1 waits: `B`, held by e2#1; e2#1 waits: interrupted "
+             "by e3#1; e3#1 waits: `A`, held by e1#1; e3#2 waits: `A`, held by e1#1")
+    finding = Finding("irq-inversion", "hardirq-safe `A` -> hardirq-unsafe `B`", span, "graph",
+                      witness=witness, end_state=stuck)
+    end = witness_listing(finding)[-1]
+    assert end.split()[1:] == ["blocked", "on", "B", "interrupted", "blocked", "on", "A",
+                               "(B", "is", "held", "by", "e2#1;", "A", "is", "held", "by",
+                               "e1#1)"]
+    assert witness_listing(dataclasses.replace(finding, end_state=""))[-1].startswith("   3")

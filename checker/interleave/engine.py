@@ -234,7 +234,8 @@ def _confirmed(finding: Finding, decided: Decided) -> Finding:
         message += f"; the interleaving deadlocks on {', '.join(order)}"
     return dataclasses.replace(finding, status=CONFIRMED, witness=decided.verdict.steps,
                                scenario=decided.scenario, reason="", message=message,
-                               locks=tuple(order) if locks else finding.locks)
+                               locks=tuple(order) if locks else finding.locks,
+                               end_state=decided.verdict.end_state)
 
 
 # ---------------------------------------------------------------- scenario findings

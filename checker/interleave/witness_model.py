@@ -24,8 +24,8 @@ STARTS = re.compile(r"^(?P<context>\w+) starts$")
 REVOKE = re.compile(r"^(?P<verb>revoke|unrevoke)\((?P<obj>[^)]*)\)")
 # How the interleaving engine states a stuck end state in a finding's message:
 # "every thread is blocked: t1#1 waits: `B`, held by t2#1; t3#1 waits: interrupted by irq#1".
-WAITS = re.compile(r"(?P<thread>[\w.$-]+#\d+) waits: `(?P<lock>[^`]+)`, held by "
-                   r"(?P<holder>[\w.$-]+#\d+)")
+WAITS = re.compile(r"(?P<thread>[\w.$-]+#\d+) waits: `(?P<lock>[^`]+)`"
+                   r"(?: for (?:recursive )?read)?, held by (?P<holder>[\w.$-]+#\d+)")
 PREEMPTED = re.compile(r"(?P<thread>[\w.$-]+#\d+) waits: interrupted by (?P<irq>[\w.$-]+#\d+)")
 STUCK_CODES = ("deadlock", "hang")
 INTERRUPT_CONTEXTS = {"hardirq", "hardirq_nothread", "softirq", "irq_work"}
@@ -81,7 +81,7 @@ def analyse(finding: Finding) -> WitnessModel:
     for (thread, lock), (start, shared) in sorted(open_holds.items(), key=lambda i: i[1][0]):
         model.holds.append(Hold(thread, lock, start, last, shared, False))
     model.holds.sort(key=lambda h: (h.start, h.thread, h.lock))
-    if finding.code in STUCK_CODES and not model.blocks:
+    if (finding.code in STUCK_CODES or finding.end_state) and not model.blocks:
         stated = _stated_blocks(finding, model, last)
         model.blocks += stated or (_cycle_blocks(finding, model, last)
                                    if finding.code == "deadlock" else [])
@@ -89,13 +89,15 @@ def analyse(finding: Finding) -> WitnessModel:
 
 
 def _stated_blocks(finding: Finding, model: WitnessModel, last: int) -> list[Block]:
-    """The end state as the engine's message states it, for threads the witness shows."""
+    """The end state as the interleaving states it (a confirmed graph finding keeps
+    it aside from its lockdep-style message), for threads the witness shows."""
+    stated = finding.end_state or finding.message
     shown = {name for name, _ in model.threads}
-    for match in PREEMPTED.finditer(finding.message):
+    for match in PREEMPTED.finditer(stated):
         if match.group("thread") in shown:
             model.preempted[match.group("thread")] = match.group("irq")
     return [Block(last, m.group("thread"), m.group("lock"), m.group("holder"), at_end=True)
-            for m in WAITS.finditer(finding.message)
+            for m in WAITS.finditer(stated)
             if m.group("thread") in shown and m.group("holder") in shown]
 
 

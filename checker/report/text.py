@@ -194,8 +194,9 @@ def _blocked_row(finding: Finding, names: list[str], widths: list[int]) -> list[
     cells = "".join(_cell(stuck.get(name, ""), width) for name, width in zip(names, widths))
     ends = sorted((b for b in model.blocks if b.at_end and b.thread in names),
                   key=lambda b: names.index(b.thread))
-    holders = "; ".join(f"{b.lock} is held by {'itself' if b.holder == b.thread else b.holder}"
-                        for b in ends)
+    # Two threads waiting for the same lock of the same holder make one note.
+    holders = "; ".join(dict.fromkeys(
+        f"{b.lock} is held by {'itself' if b.holder == b.thread else b.holder}" for b in ends))
     return [f"{'*':>4}  {cells.rstrip()}" + (f"   ({holders})" if holders else "")]
 
 

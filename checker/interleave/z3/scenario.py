@@ -41,6 +41,7 @@ class CycleVerdict:
     reason: str = ""
     steps: tuple[Step, ...] = ()
     locks: tuple[str, ...] = ()        # confirmed: the locks the witness deadlocks on
+    end_state: str = ""                # confirmed: the stuck state, as the semantics states it
 
 
 @dataclass
@@ -203,7 +204,7 @@ def _confirm(session: _Session, cycle: CycleQuestion, answer) -> CycleVerdict | 
         return None
     if any(program.locks[lock].lock_class not in cycle.classes for lock in locks):
         return None
-    return CycleVerdict("confirmed", "", witness.steps, locks)
+    return CycleVerdict("confirmed", "", witness.steps, locks, violation.message)
 
 
 def _confirm_alone(session: _Session, cycle: CycleQuestion, some, first) -> CycleVerdict:
