@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from checker.findings import POTENTIAL, REFUTED, FileResult, Finding, Unmet
+from checker.findings import REFUTED, FileResult, Finding, Unmet
 from checker.graph.engine import run_graph_engine
 from model.pipeline import Compiled, compile_spec
 
@@ -117,5 +117,5 @@ def collect_spec_files(paths: list[str]) -> tuple[list[str], list[str]]:
         elif path.is_file():
             files.append(str(path))
         else:
-            problems.append(f"{raw}: no such file or directory")
+            problems.append(f"{raw}: No such file or directory")  # as the OS words it
     return list(dict.fromkeys(files)), problems

@@ -28,7 +28,7 @@ def test_exit_1_on_an_unexpected_finding(simulated):
 def test_exit_2_on_spec_and_usage_errors(simulated, tmp_path):
     assert run_cli("check", spec("broken.lspec"), spec("abba.lspec"))[0] == 2
     code, _, err = run_cli("check", str(tmp_path / "missing.lspec"))
-    assert code == 2 and "no such file or directory" in err
+    assert code == 2 and "No such file or directory" in err
     code, _, err = run_cli("check", "--format", "yaml", spec("abba.lspec"))
     assert code == 2 and "invalid choice: 'yaml'" in err
     code, _, err = run_cli("check", "--fail-on", "maybe", spec("abba.lspec"))
@@ -111,3 +111,13 @@ def test_help_and_version():
     code, out, _ = run_cli("--version")
     assert code == 0 and out.startswith("lockspec ")
     assert run_cli()[0] == 2
+
+
+@pytest.mark.parametrize("command", [
+    ["check"], ["report", "-o", "out"], ["graph"], ["initcall"], ["export", "--promela"],
+    ["import-splat"], ["conform", "--lockdep", "lockdep.txt"]])
+def test_every_command_words_a_missing_file_as_the_os_does(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(*command, "missing.lspec")
+    assert code == 2 and "missing.lspec: No such file or directory" in err, (out, err)
+    assert "Traceback" not in out + err

@@ -124,7 +124,7 @@ def test_a_directory_with_no_specs(tmp_path):
 
 def test_a_path_that_does_not_exist(tmp_path):
     code, out, err = run_cli("check", str(tmp_path / "missing.lspec"))
-    assert code == 2 and "no such file or directory" in err and "Traceback" not in out + err
+    assert code == 2 and "No such file or directory" in err and "Traceback" not in out + err
 
 
 def test_an_unreadable_import(tmp_path):

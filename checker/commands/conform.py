@@ -15,7 +15,7 @@ from checker.findings import EngineRun, FileResult
 from checker.lockdep.conform import conform
 from checker.lockdep.dump import DumpError, parse_chains, parse_lockdep
 from checker.outcome import EXIT_USAGE, Run, decide
-from checker.spec_file import compile_reporting
+from checker.spec_file import compile_reporting, read_reporting
 from model.span import Diagnostic, SourceFile, Span, render_diagnostic
 
 DUMP_ERROR = "lockdep-dump"
@@ -32,12 +32,8 @@ class ConformRequest:
 
 
 def _read(path: str, stderr: TextIO) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError as err:
-        print(f"lockspec: error: {path}: {err.strerror or err}", file=stderr)
-        return None
+    data = read_reporting(path, stderr)
+    return None if data is None else data.decode("utf-8", errors="replace")
 
 
 def dump_error(err: DumpError) -> str:

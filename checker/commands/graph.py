@@ -6,27 +6,18 @@ ones `lockspec check` reports.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TextIO
 
 from checker.outcome import EXIT_OK, EXIT_USAGE
 from checker.report.graph_view import graph_view, render_dot, render_edge_list
 from checker.report.svg_layout import render_graph_svg
 from checker.runner import Options, check_compiled
-from model.pipeline import compile_spec
-from model.span import render_diagnostic
+from checker.spec_file import compile_reporting
 
 
 def run_graph_command(path: str, shape: str, stdout: TextIO, stderr: TextIO) -> int:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        print(f"lockspec: error: {path}: {err.strerror or err}", file=stderr)
-        return EXIT_USAGE
-    compiled = compile_spec(path, data)
-    if compiled.program is None or compiled.diagnostics:
-        for diag in compiled.diagnostics:
-            print(render_diagnostic(diag, compiled.sources), file=stderr)
+    compiled = compile_reporting(path, stderr)
+    if compiled is None or compiled.program is None or compiled.diagnostics:
         return EXIT_USAGE
     result = check_compiled(path, compiled, Options(engines=("graph",)))
     view = graph_view(compiled.program, result.findings)

@@ -12,21 +12,20 @@ from typing import TextIO
 from checker.lockdep.splat_parse import SplatError, find_reports
 from checker.lockdep.splat_spec import write_spec
 from checker.outcome import EXIT_OK, EXIT_USAGE
+from checker.spec_file import read_reporting
 from model.span import Diagnostic, SourceFile, Span, render_diagnostic
 
 SPLAT_ERROR = "splat"
 
 
 def run_import_splat(path: str, output: str | None, stdout: TextIO, stderr: TextIO) -> int:
-    try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, "rb") as handle:
-                text = handle.read().decode("utf-8", errors="replace")
-    except OSError as err:
-        print(f"lockspec: error: {path}: {err.strerror or err}", file=stderr)
-        return EXIT_USAGE
+    if path == "-":
+        text = sys.stdin.read()
+    else:
+        data = read_reporting(path, stderr)
+        if data is None:
+            return EXIT_USAGE
+        text = data.decode("utf-8", errors="replace")
     try:
         reports = find_reports(text)
     except SplatError as err:
