@@ -48,15 +48,22 @@ def lock_verb(read: int) -> str:
 
 
 def circular_scenario(chain: list[Dependency]) -> tuple[tuple[int, str], ...]:
-    """print_circular_lock_scenario(): the last edge prev -> next closes the cycle;
-    CPU0 holds prev and wants next, CPU1 holds the lock before prev and wants prev."""
+    """print_circular_lock_scenario(): the last edge prev -> next closes the cycle."""
     closing = chain[-1]
-    target, source = closing.prev, closing.next
-    parent = chain[-2].prev if len(chain) > 1 else source
-    return ((0, f"{lock_verb(closing.prev_read)}({target});"),
+    parent = chain[-2].prev if len(chain) > 1 else closing.next
+    return circular_rows(closing.prev, parent, closing.next,
+                         closing.prev_read, closing.next_read)
+
+
+def circular_rows(target: str, parent: str, source: str, target_read: int = 0,
+                  source_read: int = 0) -> tuple[tuple[int, str], ...]:
+    """lockdep's two-CPU table for a cycle closed by target -> source: CPU0 holds
+    target and wants source; CPU1 holds parent (the class before target on the
+    cycle) and wants target."""
+    return ((0, f"{lock_verb(target_read)}({target});"),
             (1, f"lock({parent});"),
             (1, f"lock({target});"),
-            (0, f"{lock_verb(closing.next_read)}({source});"))
+            (0, f"{lock_verb(source_read)}({source});"))
 
 
 def chain_exists(chain: list[Dependency]) -> str:

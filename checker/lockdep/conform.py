@@ -20,13 +20,13 @@ does not have (`design-drift`). Design edges the run never made are
 """
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass
 
 import networkx as nx
 
 from checker.findings import CONFIRMED, POTENTIAL, Finding, Link
-from checker.graph.explain import user_span
+from checker.graph.explain import circular_rows, user_span
 from checker.graph.rules import declared_order
 from checker.lockdep.dump import Chain, LockdepDump, split_name
 from model import ir
@@ -215,11 +215,10 @@ def _cycle_finding(cycle: list[str], design, extra, locks, evidence) -> Finding:
 
 
 def _scenario(cycle: list[str], locks) -> tuple[tuple[int, str], ...]:
-    """lockdep's CPU table for a cycle: CPU i holds lock i and wants lock i+1."""
+    """lockdep's CPU0/CPU1 table, as it would print it had the design's paths run
+    first: the cycle's last edge (the runtime one) closes it."""
     names = [_named(cls, locks) for cls in cycle]
-    rows = [(cpu, f"lock({name});") for cpu, name in enumerate(names)]
-    rows += [(cpu, f"lock({names[(cpu + 1) % len(names)]});") for cpu in range(len(names))]
-    return tuple(rows)
+    return circular_rows(names[-1], names[-2] if len(names) > 1 else names[0], names[0])
 
 
 def _coverage_finding(edge: DesignEdge, locks) -> Finding:
@@ -233,38 +232,17 @@ def _coverage_finding(edge: DesignEdge, locks) -> Finding:
 
 def _union_cycles(design: dict, extra: dict) -> list[list[str]]:
     """One shortest cycle through each runtime-only edge that closes one, each cycle
-    once (as a set of edges), rotated to start at its least class."""
-    succ: dict[str, list[str]] = defaultdict(list)
-    for prev, nxt in sorted(list(design) + list(extra)):
-        succ[prev].append(nxt)
+    once (as a set of edges), ending with the runtime edge that closed it."""
+    union = nx.DiGraph()
+    union.add_edges_from(sorted(list(design) + list(extra)))
     cycles: dict[frozenset, list[str]] = {}
     for prev, nxt in sorted(extra):
-        back = _shortest(succ, nxt, prev)
-        if back is None:
+        try:
+            cycle = nx.shortest_path(union, nxt, prev)
+        except nx.NetworkXNoPath:
             continue
-        cycle = [prev] + back[:-1]
-        start = cycle.index(min(cycle))
-        cycle = cycle[start:] + cycle[:start]
         cycles.setdefault(frozenset(zip(cycle, cycle[1:] + cycle[:1])), cycle)
     return [cycles[key] for key in sorted(cycles, key=lambda k: cycles[k])]
-
-
-def _shortest(succ, source: str, target: str) -> list[str] | None:
-    """BFS path source .. target (inclusive), or None."""
-    parent: dict[str, str | None] = {source: None}
-    queue = deque([source])
-    while queue:
-        node = queue.popleft()
-        if node == target:
-            path = [node]
-            while parent[path[-1]] is not None:
-                path.append(parent[path[-1]])
-            return path[::-1]
-        for nxt in succ.get(node, ()):
-            if nxt not in parent:
-                parent[nxt] = node
-                queue.append(nxt)
-    return None
 
 
 def _chain_evidence(chains: tuple[Chain, ...], names: dict[str, str], path: str) -> dict:
