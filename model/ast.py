@@ -194,6 +194,7 @@ class Param:
     name: Ident
     types: tuple[Ident, ...]  # empty: untyped, checked where it is used
     span: Span
+    default: "Literal | None" = None   # `= NULL`: the argument may be left out
 
 
 @dataclass(frozen=True)

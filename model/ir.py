@@ -205,23 +205,43 @@ class Choice:
 @dataclass(frozen=True)
 class StateOp:
     """revoke unrevoke map unmap access attach detach get free alloc set clear
-    inc dec wait signal reinit, and disarm (a callback that is about to run)."""
+    inc dec wait signal reinit, and disarm (a callback that is about to run);
+    set_count (kref_init, refcount_set) writes `value` into a reference count."""
 
     verb: str
     obj: str
     site: Site
     next: int
+    value: int = 0
 
 
 @dataclass(frozen=True)
 class Put:
     """Drop a reference; `released` when it was the last one (the object's
-    release function is inlined there), `next` otherwise."""
+    release function is inlined there), `next` otherwise. With `frees`, the
+    object is freed when the release body returns (the declared `release =`
+    destructor, or no release function at all); without it (a release function
+    given per call, refcount_dec_and_test), only a `free` in the body frees it."""
 
     obj: str
     site: Site
     released: int
     next: int
+    frees: bool = True
+
+
+@dataclass(frozen=True)
+class TryState:
+    """An object operation that may fail instead of blocking or faulting, decided
+    by the object's state: `get` takes a reference unless the count is zero
+    (kref_get_unless_zero), `wait` takes one completion unless none is there
+    (wait_for_completion_timeout, which then times out). `ok` or `fail`."""
+
+    verb: str                      # "get" | "wait"
+    obj: str
+    site: Site
+    ok: int
+    fail: int
 
 
 @dataclass(frozen=True)
@@ -260,11 +280,11 @@ class Exit:
 
 
 Op = Union[Acquire, TryAcquire, Release, IrqOp, MightSleep, GfpScope, Branch, Choice,
-           StateOp, Put, AddCallback, Spawn, Assert, Exit]
+           StateOp, Put, TryState, AddCallback, Spawn, Assert, Exit]
 
 
 def successors(op: Op) -> tuple[int, ...]:
-    if isinstance(op, (TryAcquire, AddCallback)):
+    if isinstance(op, (TryAcquire, TryState, AddCallback)):
         return (op.ok, op.fail)
     if isinstance(op, Branch):
         return (op.then, op.orelse)

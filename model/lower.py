@@ -188,7 +188,11 @@ class _CodeBuilder:
                                        site, k))
         obj = next(iter(args.values())).value
         if name == "put":
+            if args["release"].type == "fn":
+                return self.put_with(obj, args["release"].value, site, k, frame)
             return self.put(obj, site, k, frame)
+        if name == "set_count":
+            return self.emit(ir.StateOp(name, obj, site, k, value=args["n"].value))
         if name == "signal":
             k = self.callbacks(obj, site, k, frame)
         return self.emit(ir.StateOp(name, obj, site, k))
@@ -204,6 +208,21 @@ class _CodeBuilder:
             callee = self.lowerer.enter_callback(fn, site, frame, obj)
             released = self.stmts(fn.body.stmts, k, callee.returning_to(k))
         return self.emit(ir.Put(obj, site, released, k))
+
+    def put_with(self, obj: str, release: str, site: ir.Site, k: int, frame: Frame) -> int:
+        """kref_put(r, fn): `fn` runs when the count reaches zero, and only what it
+        does happens: it frees the object with `free` (kfree), or leaves it at zero
+        for a later kref_init to re-arm."""
+        fn = self.lowerer.resolved.fns[release]
+        if fn.result is not None:
+            self.lowerer.error(f"`{release}` runs as a release function, so it returns "
+                               "nothing", site.span, site.stack)
+            raise LoweringError()
+        released = k
+        if (release, obj) not in frame.running:
+            callee = self.lowerer.enter_callback(fn, site, frame, obj)
+            released = self.stmts(fn.body.stmts, k, callee.returning_to(k))
+        return self.emit(ir.Put(obj, site, released, k, frees=False))
 
     def callbacks(self, fence: str, site: ir.Site, k: int, frame: Frame) -> int:
         """After a signal, every callback armed on the fence runs, in this context.
@@ -226,6 +245,11 @@ class _CodeBuilder:
             return self.emit(ir.TryAcquire(
                 args["l"].value, ir.Mode(args["mode"].value), site, t, f,
                 nest=_lock_or_none(args["nest"]), subclass=args["subclass"].value))
+        if name == "get_unless_zero":
+            return self.emit(ir.TryState("get", args["r"].value, site, t, f))
+        if name == "dec_and_test":
+            # a put that runs nothing and frees nothing: true when it reached zero
+            return self.emit(ir.Put(args["r"].value, site, t, f, frees=False))
         fence, cb = args["f"].value, args["cb"].value
         self.lowerer.note_callback(fence, cb)
         return self.emit(ir.AddCallback(fence, cb, site, t, f))

@@ -7,6 +7,7 @@ from functools import lru_cache
 from model import ast, core, ir
 from model.lower import Frame, LoweringError, Value, _CodeBuilder
 from model.resolve import Resolved
+from model.resolve_body import literal_type
 from model.span import TYPE_ERROR, Diagnostic, SourceFile, Span, is_prelude
 
 MAX_CALL_DEPTH = 64
@@ -115,6 +116,8 @@ class _Lowerer:
                 self.error(f"`{call.name.text}` is missing argument `{name}`", call.span,
                            frame.stack)
                 raise LoweringError()
+            elif isinstance(default, Value):
+                args[name] = default
             else:
                 args[name] = Value("null" if default is None else "default", default)
         return args
@@ -260,7 +263,11 @@ def _instances(resolved: Resolved) -> list[tuple[str, ast.PathDecl, ast.Call | N
 
 
 def _formal(params) -> list[tuple]:
-    return [(p.name.text, frozenset(t.text for t in p.types), core.REQUIRED) for p in params]
+    """(name, types, default); a declared default is already a typed Value."""
+    return [(p.name.text, frozenset(t.text for t in p.types),
+             core.REQUIRED if p.default is None
+             else Value(literal_type(p.default), getattr(p.default, "value", None)))
+            for p in params]
 
 
 @lru_cache(maxsize=None)

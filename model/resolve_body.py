@@ -32,7 +32,20 @@ def did_you_mean(name: str, pool) -> str:
 
 def formal_of(params: tuple[ast.Param, ...]) -> list[tuple]:
     """A declared parameter list as (name, allowed types, default) triples."""
-    return [(p.name.text, frozenset(t.text for t in p.types), core.REQUIRED) for p in params]
+    return [(p.name.text, frozenset(t.text for t in p.types), literal_default(p))
+            for p in params]
+
+
+def literal_default(param: ast.Param) -> object:
+    """A parameter's default as the core's builtins give theirs (None for NULL)."""
+    if param.default is None:
+        return core.REQUIRED
+    return getattr(param.default, "value", None)
+
+
+def literal_type(literal) -> str:
+    return {ast.IntLit: "int", ast.BoolLit: "bool", ast.NullLit: "null",
+            ast.StringLit: "string"}[type(literal)]
 
 
 def calls_in(node):
@@ -119,11 +132,18 @@ class BodyChecker:
 
     def check_path(self, path: ast.PathDecl) -> None:
         self.check_params(path.params)
+        for param in path.params:
+            if param.default is not None:
+                self.error(TYPE_ERROR, "a path's parameters have no defaults: a scenario "
+                           "names every argument", param.default.span)
         self.check_block(path.body, _param_map(path.params), False)
 
     def check_params(self, params: tuple[ast.Param, ...]) -> None:
         seen = set()
-        for param in params:
+        for before, param in zip((None,) + params, params):
+            if before is not None and before.default is not None and param.default is None:
+                self.error(TYPE_ERROR, f"`{param.name.text}` follows a parameter with a "
+                           "default, so it needs one too", param.span)
             if param.name.text in seen:
                 self.error(TYPE_ERROR, f"duplicate parameter `{param.name.text}`", param.span)
             seen.add(param.name.text)
@@ -131,6 +151,18 @@ class BodyChecker:
                 if t.text not in core.TYPE_NAMES:
                     self.error(TYPE_ERROR, f"unknown type `{t.text}`", t.span,
                                did_you_mean(t.text, core.TYPE_NAMES))
+            self.check_default(param)
+
+    def check_default(self, param: ast.Param) -> None:
+        """A default is a literal of the parameter's type; what follows it has one too,
+        as in C++, so positional arguments fill parameters left to right."""
+        if param.default is None:
+            return
+        actual = literal_type(param.default)
+        types = frozenset(t.text for t in param.types)
+        if types and not core.type_matches(actual, types):
+            self.error(TYPE_ERROR, f"the default of `{param.name.text}` is a {actual}, not "
+                       f"a {' or '.join(sorted(types))}", param.default.span)
 
     # ------------------------------------------------------------- statements
     def check_block(self, block: ast.Block, params, returns_bool: bool) -> None:

@@ -16,6 +16,7 @@ from model.span import Span
 
 # Tokens that carry a value; every other token is a keyword or punctuation.
 VALUE_TOKENS = frozenset({"NAME", "INT", "STRING", "CMP"})
+_LITERALS = (ast.IntLit, ast.BoolLit, ast.NullLit, ast.StringLit)
 
 
 def _start(item) -> tuple[int, int]:
@@ -165,8 +166,9 @@ class Builder(Transformer_NonRecursive):
         return tuple(_values(c))
 
     def param(self, c):
-        types = c[2] if len(c) > 2 else ()
-        return ast.Param(self.ident(c[0]), types, self.span(c))
+        types = next((x for x in c[1:] if isinstance(x, tuple)), ())
+        default = next((x for x in c[1:] if isinstance(x, _LITERALS)), None)
+        return ast.Param(self.ident(c[0]), types, self.span(c), default)
 
     def type_union(self, c):
         return tuple(x for x in c if isinstance(x, ast.Ident))

@@ -420,6 +420,9 @@ class _Walker:
     def on_AddCallback(self, at: int, op: ir.AddCallback, state: _State):
         return [(op.ok, state), (op.fail, state)]
 
+    def on_TryState(self, at: int, op: ir.TryState, state: _State):
+        return [(op.ok, state), (op.fail, state)]
+
     def on_Spawn(self, at: int, op: ir.Spawn, state: _State):
         return [(op.next, state)]
 
@@ -442,12 +445,13 @@ class _Walker:
 
 
 _OP_KINDS = (ir.Acquire, ir.TryAcquire, ir.Release, ir.IrqOp, ir.MightSleep, ir.GfpScope,
-             ir.Branch, ir.Choice, ir.StateOp, ir.Put, ir.AddCallback, ir.Spawn, ir.Assert,
-             ir.Exit)
+             ir.Branch, ir.Choice, ir.StateOp, ir.Put, ir.TryState, ir.AddCallback, ir.Spawn,
+             ir.Assert, ir.Exit)
 _READ = {ir.Mode.WRITE: 0, ir.Mode.READ: 1, ir.Mode.RECURSIVE: 2}
 
 
-_FORKS = frozenset({ir.Branch, ir.Choice, ir.TryAcquire, ir.Put, ir.AddCallback})
+_FORKS = frozenset({ir.Branch, ir.Choice, ir.TryAcquire, ir.Put, ir.TryState,
+                    ir.AddCallback})
 
 
 def _join_points(ops: tuple[ir.Op, ...]) -> set[int]:

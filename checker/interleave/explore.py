@@ -204,7 +204,7 @@ def op_resources(model: Model, code_id: str, pc: int) -> frozenset[str]:
         touched |= {"obj:" + name for name in condition_objects(op.cond)}
     elif isinstance(op, ir.StateOp):
         touched.add("obj:" + op.obj.split(":", 1)[0])
-    elif isinstance(op, ir.Put):
+    elif isinstance(op, (ir.Put, ir.TryState)):
         touched.add("obj:" + op.obj)
     elif isinstance(op, ir.AddCallback):
         touched.add("obj:" + op.fence)

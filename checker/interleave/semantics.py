@@ -124,7 +124,7 @@ def _release_edges(program: ir.Program) -> dict[tuple[str, int, int], tuple[str,
     edges: dict[tuple[str, int, int], tuple[str, ...]] = {}
     for code_id, code in program.codes.items():
         for index, op in enumerate(code.ops):
-            if not isinstance(op, ir.Put):
+            if not isinstance(op, ir.Put) or not op.frees:
                 continue
             if op.released == op.next:
                 _add_edge(edges, (code_id, index, 0), op.obj)
@@ -328,9 +328,18 @@ def valid_choices(model: Model, state: State, index: int) -> tuple[int, ...]:
         return (0,) if object_field(model, state, op.obj, 0) else ()
     if isinstance(op, ir.Put):
         return (0,) if object_field(model, state, op.obj, 0) == 1 else (1,)
+    if isinstance(op, ir.TryState):
+        return (0,) if try_state_succeeds(model, state, op) else (1,)
     if isinstance(op, ir.AddCallback):
         return (1,) if object_field(model, state, op.fence, 0) else (0,)
     return (0,)
+
+
+def try_state_succeeds(model: Model, state: State, op: ir.TryState) -> bool:
+    """kref_get_unless_zero: the count is not zero. A timed wait: a completion is there."""
+    if op.verb == "get":
+        return object_field(model, state, op.obj, 0) > 0
+    return completion_available(model, state, op.obj)
 
 
 def enabled_events(model: Model, state: State) -> list[Event]:
@@ -353,6 +362,13 @@ def thread_index(state: State, label: str) -> int:
 
 def object_field(model: Model, state: State, obj: str, pos: int) -> int:
     return state.objects[model.object_index[obj]][pos]
+
+
+def completion_available(model: Model, state: State, obj: str) -> bool:
+    """A wait passes: the completion (or fence) is done for all, or a completion
+    has a count left (complete() once per count)."""
+    values = state.objects[model.object_index[obj]]
+    return bool(values[0]) or (len(values) > 1 and values[1] > 0)
 
 
 def evaluate(model: Model, state: State, index: int, cond: ir.Cond) -> bool | None:

@@ -119,10 +119,16 @@ def describe_op(op: ir.Op, choice: int) -> str:
         return f"if {condition_text(op.cond)}: {'true' if choice == 0 else 'false'}"
     if isinstance(op, ir.Choice):
         return f"choose branch {choice + 1}"
+    if isinstance(op, ir.StateOp) and op.verb == "set_count":
+        return f"set_count({op.obj}, {op.value})"
     if isinstance(op, ir.StateOp):
         return f"{op.verb}({op.obj})"
     if isinstance(op, ir.Put):
         return f"put({op.obj})" + (": last reference" if choice == 0 else "")
+    if isinstance(op, ir.TryState) and op.verb == "get":
+        return f"get_unless_zero({op.obj}): " + ("ok" if choice == 0 else "count was zero")
+    if isinstance(op, ir.TryState):
+        return f"wait({op.obj}) with a timeout: " + ("done" if choice == 0 else "times out")
     if isinstance(op, ir.AddCallback):
         return f"add_callback({op.fence}, {op.code}): " + ("armed" if choice == 0
                                                            else "already signalled")

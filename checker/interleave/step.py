@@ -223,6 +223,17 @@ def _on_put(step: _Step, op: ir.Put, choice: int) -> None:
     step.store(op.obj, values)
 
 
+def _on_try_state(step: _Step, op: ir.TryState, choice: int) -> None:
+    values = step.obj(op.obj)
+    if op.verb == "get" and values[1]:
+        step.fail("use-after-free", f"get_unless_zero({op.obj}) after it was freed", op.site)
+    elif op.verb == "get" and choice == 0:
+        values[0] += 1
+    elif op.verb == "wait" and choice == 0:
+        values[1] -= 1             # see _completion: read only while no complete_all
+    step.store(op.obj, values)
+
+
 def _on_add_callback(step: _Step, op: ir.AddCallback, choice: int) -> None:
     if choice == 0:
         step.armed.add(f"{op.fence}:{op.code}")
@@ -297,6 +308,11 @@ def _refcounted(verb: str):
             step.fail("refcount", f"{op.obj} is freed twice", op.site)
         elif verb == "free":
             values[1] = 1
+        elif verb == "set_count" and values[1]:
+            step.fail("use-after-free", f"{op.obj}'s count re-armed after it was freed",
+                      op.site)
+        elif verb == "set_count":
+            values[0] = op.value
     return run
 
 
@@ -311,11 +327,12 @@ _STATE_VERBS = {
     **{("revocable", v): _revocable(v) for v in ("revoke", "unrevoke", "map", "unmap",
                                                  "access", "attach", "detach")},
     **{("memory", v): _memory(v) for v in ("access", "free", "alloc")},
-    **{("refcounted", v): _refcounted(v) for v in ("access", "get", "free")},
+    **{("refcounted", v): _refcounted(v) for v in ("access", "get", "free", "set_count")},
     **{("*", v): _scalar(v) for v in ("set", "clear", "inc", "dec", "signal", "reinit", "wait")},
 }
 
 _SHARED_EFFECTS = {
-    ir.StateOp: _on_state, ir.Put: _on_put, ir.AddCallback: _on_add_callback,
+    ir.StateOp: _on_state, ir.Put: _on_put, ir.TryState: _on_try_state,
+    ir.AddCallback: _on_add_callback,
     ir.Spawn: _on_spawn, ir.Assert: _on_assert,
 }

@@ -61,6 +61,8 @@ class NodeWriter:
             return [("true", self.state_op(op) + self.finish(number, edges[0]))]
         if isinstance(op, ir.Put):
             return self.put(number, op, by_choice)
+        if isinstance(op, ir.TryState):
+            return self.try_state(number, op, by_choice)
         if isinstance(op, ir.AddCallback):
             sig = self.value(op.fence)
             armed = self.writer.armed_var(f"{op.fence}:{op.code}")
@@ -98,6 +100,25 @@ class NodeWriter:
         return [(f"{count} <= 0", fail),
                 (f"{count} == 1", f"{count} = 0; " + self.finish(number, by_choice[0])),
                 ("else", f"{count} = {count} - 1; " + self.finish(number, by_choice[1]))]
+
+    def try_state(self, number, op: ir.TryState, by_choice) -> list[tuple[str, str]]:
+        base = f"o_{op.obj}"
+        ok, fail = by_choice[0], by_choice[1]
+        if op.verb == "get":
+            freed = (f"if :: {base}_freed -> assert({_marker('use-after-free')}) "
+                     ":: else -> skip fi; ")
+            return [(f"{base}_count > 0", freed + f"{base}_count = {base}_count + 1; "
+                     + self.finish(number, ok)),
+                    ("else", freed + self.finish(number, fail))]
+        return [(self.available(op.obj), f"{base}_count = {base}_count - 1; "
+                 + self.finish(number, ok)),
+                ("else", self.finish(number, fail))]
+
+    def available(self, obj: str) -> str:
+        """semantics.completion_available as a Promela expression."""
+        if self.program.objects[obj].kind != "completion":
+            return f"{self.value(obj)} != 0"
+        return f"({self.value(obj)} != 0 || o_{obj}_count > 0)"
 
     def assertion(self, op: ir.Assert, local) -> str:
         expr = self.condition(op.cond, local)
@@ -138,6 +159,9 @@ class NodeWriter:
             return _revocable(base, verb, op.obj)
         if kind == "memory":
             return _memory(base, verb)
+        if kind == "refcounted" and verb == "set_count":
+            return (f"if :: {base}_freed -> assert({_marker('use-after-free')}) "
+                    f":: else -> {base}_count = {op.value} fi; ")
         if kind == "refcounted":
             return _refcounted(base, verb)
         value = {"set": "1", "clear": "0", "inc": f"{base}_value + 1",

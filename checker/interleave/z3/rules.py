@@ -66,6 +66,9 @@ class Rules:
         elif isinstance(op, ir.Put):
             self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
                                          (self.store.value((op.obj, 0), x) == 1)))
+        elif isinstance(op, ir.TryState):
+            self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
+                                         self.store.try_state_succeeds(op, x)))
         elif isinstance(op, ir.AddCallback):
             self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
                                          enc.negate(self.store.truthy((op.fence, 0), x))))
@@ -88,6 +91,8 @@ class Rules:
             return "assertion", self.enc.negate(store.condition(op.cond, x))
         if isinstance(op, ir.Put):
             return "refcount", store.value((op.obj, 0), x) <= 0
+        if isinstance(op, ir.TryState) and op.verb == "get":
+            return "use-after-free", store.truthy((op.obj, 1), x)
         if not isinstance(op, ir.StateOp) or op.verb == "disarm":
             return None
         kind = self.program.objects[op.obj].kind
@@ -102,6 +107,8 @@ class Rules:
             if verb == "get":
                 freed = self.enc.disj(freed, store.value((op.obj, 0), x) <= 0)
             return "use-after-free", freed
+        if kind == "refcounted" and verb == "set_count":
+            return "use-after-free", store.truthy((op.obj, 1), x)
         if kind == "refcounted" and verb == "free":
             return "refcount", store.truthy((op.obj, 1), x)
         return None

@@ -57,6 +57,10 @@ class Write:
     guard: object                # the write happens (its node runs, on the right choice)
     effect: str                  # "set", "add" or "floor"
     amount: int
+    # Written on one successor of its node only (a TryState that succeeds): not
+    # implied by its node running, so neither summarised per section nor used as
+    # a dominating write.
+    per_choice: bool = False
 
 
 @dataclass
@@ -80,7 +84,7 @@ class Store:
         for key, var in self.vars.items():
             for w in var.writes:
                 self.writes_at.setdefault((w.at.thread, w.at.node), []).append(
-                    (key, w.effect, w.amount))
+                    (key, "per-choice" if w.per_choice else w.effect, w.amount))
         self.sections = Sections(enc, lambda t, n: self.writes_at.get((t, n), ()))
         self.dominators = [_dominator_tree(thread) for thread in enc.u.threads]
         self.earlier = _dominating_writes(enc.u, self.vars, self.dominators)
@@ -102,6 +106,8 @@ class Store:
                     self._state_op(op, at, enc.ex[t][node.index])
                 elif isinstance(op, ir.Put):
                     self.var((op.obj, 0)).writes.append(Write(at, enc.ex[t][node.index], "add", -1))
+                elif isinstance(op, ir.TryState):
+                    self._try_state(op, at, enc.edge(t, node.index, 0))
                 elif isinstance(op, ir.AddCallback):
                     self.var((f"{op.fence}:{op.code}", "armed")).writes.append(
                         Write(at, enc.edge(t, node.index, 0), "set", 1))
@@ -111,9 +117,17 @@ class Store:
                         self.var((obj, 1)).writes.append(
                             Write(at, enc.edge(t, node.index, o.choice), "set", 1))
 
+    def _try_state(self, op: ir.TryState, at: Ev, ok) -> None:
+        """A reference taken, or a completion consumed, on the `ok` edge only."""
+        field, amount = (0, 1) if op.verb == "get" else (1, -1)
+        self.var((op.obj, field)).writes.append(Write(at, ok, "add", amount, per_choice=True))
+
     def _state_op(self, op: ir.StateOp, at: Ev, guard) -> None:
         if op.verb == "disarm":
             self.var((op.obj, "armed")).writes.append(Write(at, guard, "set", 0))
+            return
+        if op.verb == "set_count":
+            self.var((op.obj, 0)).writes.append(Write(at, guard, "set", op.value))
             return
         effect = effect_of(self.program.objects[op.obj].kind, op.verb)
         if effect is not None:
@@ -146,6 +160,19 @@ class Store:
                 and var.init in (0, 1):
             return self._latest_is_one(var, ran)
         return self.value(key, x) != 0
+
+    def try_state_succeeds(self, op: ir.TryState, x: Ev | None):
+        """semantics.try_state_succeeds when x runs."""
+        if op.verb == "get":
+            return self.value((op.obj, 0), x) > 0
+        return self.available(op.obj, x)
+
+    def available(self, obj: str, x: Ev | None):
+        """semantics.completion_available: done for all, or a count left."""
+        done_all = self.truthy((obj, 0), x)
+        if self.program.objects[obj].kind != "completion":
+            return done_all
+        return self.enc.disj(done_all, self.value((obj, 1), x) > 0)
 
     def _ran_before(self, write: Write, x: Ev | None):
         if x is None:
@@ -314,7 +341,8 @@ def _dominating_writes(unfolded: Unfolded, variables, trees) -> dict[int, Write]
     for thread in unfolded.threads:
         dominators = trees[thread.index]
         for var in variables.values():
-            mine = {w.at.node: w for w in var.writes if w.at.thread == thread.index}
+            mine = {w.at.node: w for w in var.writes
+                    if w.at.thread == thread.index and not w.per_choice}
             for node, write in mine.items():
                 up = dominators.get(node, node)
                 while up != node and up not in mine:

@@ -28,7 +28,8 @@ from model import ir
 HAZARDOUS_VERBS = frozenset({
     ("revocable", "map"), ("revocable", "attach"), ("revocable", "access"),
     ("memory", "access"), ("memory", "free"),
-    ("refcounted", "access"), ("refcounted", "get"), ("refcounted", "free")})
+    ("refcounted", "access"), ("refcounted", "get"), ("refcounted", "free"),
+    ("refcounted", "set_count")})
 
 
 def scenario_lock_graph(unfolded: Unfolded) -> nx.DiGraph:
@@ -95,7 +96,7 @@ def static_hazards(unfolded: Unfolded) -> bool:
             op = node.op
             if any(o.violation is not None for o in node.outcomes):
                 return True
-            if isinstance(op, ir.Put):
+            if isinstance(op, ir.Put) or (isinstance(op, ir.TryState) and op.verb == "get"):
                 return True
             if isinstance(op, ir.Assert) and cond_class(program, op.cond) == "shared":
                 return True

@@ -194,7 +194,7 @@ class _Unfolder:
             if not is_blocking_lock(self.program, op.lock):
                 return "fixed", (0,)
             return "shared", (0, 1)
-        if isinstance(op, (ir.Put, ir.AddCallback)):
+        if isinstance(op, (ir.Put, ir.TryState, ir.AddCallback)):
             return "shared", (0, 1)
         return "fixed", (0,)
 
@@ -332,7 +332,7 @@ def is_visible(unfolded: Unfolded, thread: Thread, node: Node) -> bool:
     if isinstance(op, (ir.Acquire, ir.TryAcquire, ir.Release)):
         if op.lock in unfolded.contended:
             return True
-    elif isinstance(op, (ir.StateOp, ir.Put, ir.AddCallback, ir.Spawn)):
+    elif isinstance(op, (ir.StateOp, ir.Put, ir.TryState, ir.AddCallback, ir.Spawn)):
         return True
     elif isinstance(op, (ir.Branch, ir.Assert)):
         if cond_class(unfolded.program, op.cond) == "shared":
