@@ -65,6 +65,8 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("wait", (_p("c", "completion|fence"),), "stmt"),
     Builtin("signal", (_p("c", "completion|fence"),), "stmt"),
     Builtin("reinit", (_p("c", "completion|fence"),), "stmt"),
+    Builtin("signal_all", (_p("c", "completion"),), "stmt"),
+    Builtin("try_wait", (_p("c", "completion"),), "effect"),
     Builtin("spawn", (_p("work", "fn"), _p("ctx", "context")), "stmt"),
     Builtin("assert_held", (_p("l", _LOCK), _p("mode", "mode|null", None)), "stmt"),
     Builtin("assert_not_held", (_p("l", _LOCK),), "stmt"),

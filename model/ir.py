@@ -206,7 +206,9 @@ class Choice:
 class StateOp:
     """revoke unrevoke map unmap access attach detach get free alloc set clear
     inc dec wait signal reinit, and disarm (a callback that is about to run);
-    set_count (kref_init, refcount_set) writes `value` into a reference count."""
+    set_count (kref_init, refcount_set) writes `value` into a reference count;
+    on a completion, signal (complete) adds one to its count and signal_all
+    (complete_all) lets every wait pass until reinit."""
 
     verb: str
     obj: str

@@ -247,6 +247,8 @@ class _CodeBuilder:
                 nest=_lock_or_none(args["nest"]), subclass=args["subclass"].value))
         if name == "get_unless_zero":
             return self.emit(ir.TryState("get", args["r"].value, site, t, f))
+        if name == "try_wait":
+            return self.emit(ir.TryState("wait", args["c"].value, site, t, f))
         if name == "dec_and_test":
             # a put that runs nothing and frees nothing: true when it reached zero
             return self.emit(ir.Put(args["r"].value, site, t, f, frees=False))

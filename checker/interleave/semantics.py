@@ -200,7 +200,7 @@ OBJECT_FIELDS = {
     "refcounted": ("count", "freed"),
     "flag": ("value",),
     "counter": ("value",),
-    "completion": ("signalled",),
+    "completion": ("signalled", "count"),    # done for all (complete_all), complete()s left
     "fence": ("signalled",),
 }
 
@@ -214,7 +214,9 @@ def initial_object(obj: ir.Obj) -> tuple[int, ...]:
         return (0,)
     if obj.kind == "refcounted":
         return (obj.init, 0)
-    if obj.kind in ("flag", "completion", "fence"):
+    if obj.kind == "completion":
+        return (1 if obj.init else 0, 0)
+    if obj.kind in ("flag", "fence"):
         return (1 if obj.init else 0,)
     return (obj.init,)
 
@@ -325,7 +327,7 @@ def valid_choices(model: Model, state: State, index: int) -> tuple[int, ...]:
     if isinstance(op, ir.Choice):
         return tuple(range(len(op.targets)))
     if isinstance(op, ir.StateOp) and op.verb == "wait":
-        return (0,) if object_field(model, state, op.obj, 0) else ()
+        return (0,) if completion_available(model, state, op.obj) else ()
     if isinstance(op, ir.Put):
         return (0,) if object_field(model, state, op.obj, 0) == 1 else (1,)
     if isinstance(op, ir.TryState):
@@ -403,7 +405,9 @@ def shared_predicate(model: Model, state: State, cond: ir.CPred) -> bool | None:
         return values[2] > 0
     if name == "freed":
         return bool(values[1] if kind == "refcounted" else values[0])
-    if name in ("flag", "signalled"):
+    if name == "signalled":
+        return completion_available(model, state, obj)
+    if name == "flag":
         return bool(values[0])
     if name == "count":
         return _compare(values[0], str(args[1]), int(args[2]))

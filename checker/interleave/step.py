@@ -316,6 +316,23 @@ def _refcounted(verb: str):
     return run
 
 
+def _completion(verb: str):
+    """signal_all (complete_all) sets the done-for-all bit, signal (complete) adds one
+    to the count, a wait takes one away, reinit clears both. The count is read only while the bit
+    is clear (semantics.completion_available), so a wait takes one away whether or
+    not the bit is set: it may go below zero then, unseen, until reinit zeroes it."""
+    def run(step: _Step, op: ir.StateOp, values: list[int]) -> None:
+        if verb == "signal_all":
+            values[0] = 1
+        elif verb == "signal":
+            values[1] += 1
+        elif verb == "wait":
+            values[1] -= 1
+        elif verb == "reinit":
+            values[0], values[1] = 0, 0
+    return run
+
+
 def _scalar(verb: str):
     def run(step: _Step, op: ir.StateOp, values: list[int]) -> None:
         values[0] = {"set": 1, "clear": 0, "inc": values[0] + 1, "dec": values[0] - 1,
@@ -328,6 +345,7 @@ _STATE_VERBS = {
                                                  "access", "attach", "detach")},
     **{("memory", v): _memory(v) for v in ("access", "free", "alloc")},
     **{("refcounted", v): _refcounted(v) for v in ("access", "get", "free", "set_count")},
+    **{("completion", v): _completion(v) for v in ("signal", "signal_all", "wait", "reinit")},
     **{("*", v): _scalar(v) for v in ("set", "clear", "inc", "dec", "signal", "reinit", "wait")},
 }
 

@@ -56,7 +56,7 @@ class NodeWriter:
         if isinstance(op, ir.Choice):
             return [("true", self.finish(number, edge)) for edge in edges]
         if isinstance(op, ir.StateOp) and op.verb == "wait":
-            return [(f"{self.value(op.obj)} != 0", self.finish(number, edges[0]))]
+            return [(self.available(op.obj), self.state_op(op) + self.finish(number, edges[0]))]
         if isinstance(op, ir.StateOp):
             return [("true", self.state_op(op) + self.finish(number, edges[0]))]
         if isinstance(op, ir.Put):
@@ -164,6 +164,8 @@ class NodeWriter:
                     f":: else -> {base}_count = {op.value} fi; ")
         if kind == "refcounted":
             return _refcounted(base, verb)
+        if kind == "completion":
+            return _completion(base, verb)
         value = {"set": "1", "clear": "0", "inc": f"{base}_value + 1",
                  "dec": f"{base}_value - 1", "signal": "1", "reinit": "0"}.get(verb)
         return f"{base}_value = {value}; " if value is not None else ""
@@ -199,6 +201,8 @@ class NodeWriter:
         if name == "count":
             field = "count" if kind == "refcounted" else "value"
             return f"{base}_{field} {args[1]} {args[2]}"
+        if name == "signalled":
+            return self.available(str(args[0]))
         return f"{base}_value != 0"
 
     # ------------------------------------------------------------- the edge
@@ -283,6 +287,13 @@ def _memory(base: str, verb: str) -> str:
         return (f"if :: {base}_freed -> assert({_marker('refcount')}) "
                 f":: else -> {base}_freed = 1 fi; ")
     return f"{base}_freed = 0; " if verb == "alloc" else ""
+
+
+def _completion(base: str, verb: str) -> str:
+    """step._completion: the done-for-all bit and the count."""
+    return {"signal_all": f"{base}_value = 1; ", "signal": f"{base}_count = {base}_count + 1; ",
+            "wait": f"{base}_count = {base}_count - 1; ",
+            "reinit": f"{base}_value = 0; {base}_count = 0; "}.get(verb, "")
 
 
 def _refcounted(base: str, verb: str) -> str:

@@ -196,6 +196,8 @@ class _Writer:
             return f"int {base}_count = {values[0]}; bit {base}_freed;"
         if obj.kind == "memory":
             return f"bit {base}_freed;"
+        if obj.kind == "completion":
+            return f"int {base}_value = {values[0]}; int {base}_count = {values[1]};"
         return f"int {base}_value = {values[0]};"
 
     def armed_keys(self) -> list[str]:

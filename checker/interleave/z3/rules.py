@@ -59,7 +59,7 @@ class Rules:
             self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
                                          self.acquire_enabled(thread, node, x)))
         elif isinstance(op, ir.StateOp) and op.verb == "wait":
-            self.facts.append(z3.Implies(runs, self.store.truthy((op.obj, 0), x)))
+            self.facts.append(z3.Implies(runs, self.store.available(op.obj, x)))
         elif isinstance(op, ir.Branch) and node.decided_by == "shared":
             self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
                                          self.store.condition(op.cond, x)))
@@ -211,7 +211,7 @@ class Rules:
                 self.program, op.lock):
             return self.enc.negate(self.acquire_enabled(thread, node, None))
         if isinstance(op, ir.StateOp) and op.verb == "wait":
-            return self.enc.negate(self.store.truthy((op.obj, 0), None))
+            return self.enc.negate(self.store.available(op.obj, None))
         return z3.BoolVal(False, self.enc.ctx)
 
     def ww_context_waits(self, thread: Thread, node: Node) -> list[tuple[int, object]]:

@@ -42,7 +42,13 @@ EFFECTS = {
     ("*", "set"): (0, "set", 1), ("*", "clear"): (0, "set", 0),
     ("*", "inc"): (0, "add", 1), ("*", "dec"): (0, "add", -1),
     ("*", "signal"): (0, "set", 1), ("*", "reinit"): (0, "set", 0), ("*", "wait"): None,
+    # A completion's count (field 1): complete() adds one, a wait takes one away;
+    # complete_all() sets its done-for-all bit (field 0).
+    ("completion", "signal"): (1, "add", 1), ("completion", "wait"): (1, "add", -1),
+    ("completion", "signal_all"): (0, "set", 1),
 }
+# Verbs that write a second field too: reinit_completion() zeroes the count as well.
+MORE_EFFECTS = {("completion", "reinit"): (1, "set", 0)}
 
 
 def effect_of(kind: str, verb: str):
@@ -129,10 +135,11 @@ class Store:
         if op.verb == "set_count":
             self.var((op.obj, 0)).writes.append(Write(at, guard, "set", op.value))
             return
-        effect = effect_of(self.program.objects[op.obj].kind, op.verb)
-        if effect is not None:
-            index, kind, amount = effect
-            self.var((op.obj, index)).writes.append(Write(at, guard, kind, amount))
+        kind = self.program.objects[op.obj].kind
+        for effect in (effect_of(kind, op.verb), MORE_EFFECTS.get((kind, op.verb))):
+            if effect is not None:
+                index, how, amount = effect
+                self.var((op.obj, index)).writes.append(Write(at, guard, how, amount))
 
     # ------------------------------------------------------------ values
     def value(self, key, x: Ev | None):
@@ -318,6 +325,8 @@ class Store:
             return _compare(self.value(key, x), str(args[1]), int(args[2]))
         if name in ("mapped", "attached"):
             return self.value(key, x) > 0
+        if name == "signalled":
+            return self.available(obj, x)
         return self.truthy(key, x)
 
 
