@@ -9,8 +9,9 @@ dropping paths, statements and locks (`shrink_candidates`).
 The generator plants the shapes the interleaving engine must get right: gate
 locks around an inverted pair, three-lock cycles closed by a shorter path,
 trylocks with a back-off branch, rwsem readers with a writer elsewhere, irq
-handlers sharing a spinlock with process context, and check-then-act on a
-revocable object.
+handlers sharing a spinlock with process context, check-then-act on a
+revocable object, lookups and drops of a reference count (re-armed, freed or
+parked by its release function), and completions that count.
 """
 from __future__ import annotations
 
@@ -66,6 +67,23 @@ class Revoke:
 
 
 @dataclass(frozen=True)
+class RefOp:
+    """A step on the refcounted `r`: lookup (`if kref_get_unless_zero` use and put),
+    drop (`if refcount_dec_and_test` free), rearm (`kref_init`), put (`kref_put` with
+    the release function)."""
+
+    verb: str
+
+
+@dataclass(frozen=True)
+class CompletionOp:
+    """A step on the completion `c`: complete, complete_all, wait, timed (a wait with
+    a timeout and a branch per outcome), reinit."""
+
+    verb: str
+
+
+@dataclass(frozen=True)
 class PathDef:
     name: str
     context: str
@@ -89,6 +107,9 @@ class Design:
     paths: tuple[PathDef, ...]
     scenario: tuple[Entry, ...] | None
     planted: frozenset[str] = field(default_factory=frozenset)   # shapes planted on purpose
+    refcounted: bool = False       # `object r : refcounted = 2` and its release function
+    ref_frees: bool = True         # the release function frees r (else parks it)
+    completion: bool = False       # `object c : completion`
 
     def kind(self, lock: str) -> str:
         return dict(self.locks)[lock]
@@ -110,11 +131,30 @@ IRQ_VERBS = {"disable": ("local_irq_disable", "local_irq_enable"),
              "save": ("local_irq_save", "local_irq_restore")}
 
 
+REF_TEXT = {
+    "lookup": "if kref_get_unless_zero(r) { access(r); kref_put(r, r_release); }",
+    "drop": "if refcount_dec_and_test(r) { kfree(r); }",
+    "rearm": "kref_init(r);",
+    "put": "kref_put(r, r_release);",
+}
+COMPLETION_TEXT = {
+    "complete": "complete(c);", "complete_all": "complete_all(c);",
+    "wait": "wait_for_completion(c);", "reinit": "reinit_completion(c);",
+    "timed": "if wait_for_completion_timeout(c) { complete(c); } else { reinit_completion(c); }",
+}
+
+
 def render(design: Design) -> str:
     lines = [f"// random design, seed {design.seed}", "import kernel"]
     lines += [f"lock {name} : {kind}" for name, kind in design.locks]
     if design.revocable:
         lines.append("object b : revocable")
+    if design.refcounted:
+        lines.append("object r : refcounted = 2")
+        lines.append("fn r_release(o: refcounted) { " + ("kfree(o); " if design.ref_frees
+                                                          else "") + "}")
+    if design.completion:
+        lines.append("object c : completion")
     for path in design.paths:
         body = " ".join(_render_body(design, path.body, ()))
         lines.append(f"path {path.name} in {path.context} {{ {body} }}")
@@ -152,6 +192,10 @@ def _render_item(design: Design, item, closers) -> list[str]:
         off, on = IRQ_VERBS[item.style]
         return [f"{off}();", *_render_body(design, item.body, closers + (f"{on}();",)),
                 f"{on}();"]
+    if isinstance(item, RefOp):
+        return [REF_TEXT[item.verb]]
+    if isinstance(item, CompletionOp):
+        return [COMPLETION_TEXT[item.verb]]
     if isinstance(item, CheckMap):
         if not item.early_return:
             return ["if !revoked(b) { map(b); }"]
@@ -177,6 +221,9 @@ class _Gen:
         self.locks = tuple(zip(names, kinds))
         self.kind = dict(self.locks)
         self.revocable = rng.random() < 0.25
+        self.refcounted = rng.random() < 0.2
+        self.ref_frees = rng.random() < 0.6
+        self.completion = rng.random() < 0.2
         planted: set[str] = set()
         paths = self.planted_paths(planted)
         target = rng.choice((2, 2, 2, 3, 3, 4))    # small designs keep the run short
@@ -184,9 +231,13 @@ class _Gen:
             paths.append(self.random_path(len(paths)))
         if self.revocable:
             paths = self.use_revocable(paths)
+        if self.refcounted:
+            paths = self.use_object(paths, RefOp, ("lookup", "drop"))
+        if self.completion:
+            paths = self.use_object(paths, CompletionOp, ("wait", "complete"))
         scenario = self.scenario(paths) if rng.random() < 0.5 else None
         return Design(self.seed, self.locks, self.revocable, tuple(paths), scenario,
-                      frozenset(planted))
+                      frozenset(planted), self.refcounted, self.ref_frees, self.completion)
 
     # ---- planted shapes
 
@@ -249,6 +300,16 @@ class _Gen:
             paths[-1] = replace(last, body=last.body + (Revoke(),))
         return paths
 
+    def use_object(self, paths: list[PathDef], kind, verbs) -> list[PathDef]:
+        """Make sure the first path does verbs[0] and the last verbs[1] on the object
+        (a lookup and a drop, a wait and a complete) unless some path already does."""
+        for index, verb in ((0, verbs[0]), (-1, verbs[1])):
+            if not any(_contains_op(p.body, kind, verb) for p in paths):
+                path = paths[index]
+                body = (kind(verb),) + path.body if index == 0 else path.body + (kind(verb),)
+                paths[index] = replace(path, body=body)
+        return paths
+
     # ---- random paths
 
     def random_path(self, number: int) -> PathDef:
@@ -295,9 +356,15 @@ class _Gen:
         return replace(section, body=self.body(depth + 1, held + (lock,), inner_atomic, context))
 
     def leaf(self):
-        if self.revocable and self.rng.random() < 0.5:
-            roll = self.rng.random()
+        rng = self.rng
+        if self.revocable and rng.random() < 0.5:
+            roll = rng.random()
             return Revoke() if roll < 0.3 else CheckMap(roll < 0.75)
+        if self.refcounted and rng.random() < 0.4:
+            return RefOp(rng.choice(("lookup", "lookup", "drop", "rearm", "put")))
+        if self.completion and rng.random() < 0.4:
+            return CompletionOp(rng.choice(("complete", "complete", "complete_all", "wait",
+                                            "wait", "timed", "reinit")))
         return None
 
     # ---- scenario
@@ -321,6 +388,11 @@ def _contains(body, kind) -> bool:
     return any(isinstance(item, kind) or _contains(_children(item), kind) for item in body)
 
 
+def _contains_op(body, kind, verb: str) -> bool:
+    return any((isinstance(item, kind) and item.verb == verb)
+               or _contains_op(_children(item), kind, verb) for item in body)
+
+
 def _children(item) -> tuple:
     if isinstance(item, Try):
         return item.body + (item.otherwise or ())
@@ -339,6 +411,10 @@ def features(design: Design) -> set[str]:
         found.add("scenario:2-instances")
     if design.revocable:
         found.add("revocable")
+    if design.refcounted:
+        found.add("refcounted" + ("" if design.ref_frees else ":parked"))
+    if design.completion:
+        found.add("completion")
     for path in design.paths:
         found.add(f"context:{path.context}")
         depth = _depth(path.body)
@@ -361,6 +437,10 @@ def _item_features(design: Design, body, found: set[str]) -> None:
             found.add(f"local_irq_{item.style}")
         elif isinstance(item, CheckMap):
             found.add("check-then-act")
+        elif isinstance(item, RefOp):
+            found.add(f"ref:{item.verb}")
+        elif isinstance(item, CompletionOp):
+            found.add(f"completion:{item.verb}")
         _item_features(design, _children(item), found)
 
 
@@ -398,6 +478,10 @@ def shrink_candidates(design: Design):
         yield _without_lock(design, name)
     if design.revocable:
         yield _without_object(design)
+    if design.refcounted:
+        yield _without_kind(design, RefOp, refcounted=False)
+    if design.completion:
+        yield _without_kind(design, CompletionOp, completion=False)
     for index, path in enumerate(design.paths):
         for body in _body_edits(path.body):
             paths = list(design.paths)
@@ -425,6 +509,13 @@ def _without_object(design: Design) -> Design:
         return () if isinstance(item, (CheckMap, Revoke)) else (item,)
     paths = tuple(replace(p, body=_map_items(p.body, drop)) for p in design.paths)
     return replace(design, revocable=False, paths=paths)
+
+
+def _without_kind(design: Design, kind, **changes) -> Design:
+    def drop(item):
+        return () if isinstance(item, kind) else (item,)
+    paths = tuple(replace(p, body=_map_items(p.body, drop)) for p in design.paths)
+    return replace(design, paths=paths, **changes)
 
 
 def _unwrap_lock(item, name: str) -> tuple:

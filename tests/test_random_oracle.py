@@ -29,7 +29,10 @@ FEATURES = ("kind:mutex", "kind:spinlock", "kind:rwsem", "down_read", "rwsem:wri
             "planted:abc-ca", "planted:read-cycle", "planted:abba", "context:hardirq",
             "context:softirq", "spin_lock_irqsave", "local_irq_disable", "revocable",
             "check-then-act", "scenario", "no-scenario", "scenario:2-instances",
-            "locks=2", "locks=5", "paths=2", "paths=4")
+            "locks=2", "locks=5", "paths=2", "paths=4", "refcounted", "refcounted:parked",
+            "ref:lookup", "ref:drop", "ref:rearm", "ref:put", "completion", "completion:wait",
+            "completion:complete", "completion:complete_all", "completion:timed",
+            "completion:reinit")
 MIN_SHARE = 0.02
 
 
