@@ -78,9 +78,12 @@ OBJECTS = ["object f : flag", "object n : counter", "object c : completion",
 ATOMS = ["set(f);", "clear(f);", "inc(n);", "dec(n);", "complete(c);", "revoke(b);", "map(b);",
          "unmap(b);", "attach(b);", "detach(b);", "kref_get(r);", "kref_put(r);", "access(r);",
          "access(m);", "kfree(m);", "dma_fence_signal(fe);", "assert !mapped(b);",
-         "assert count(n) >= 0;", "assert !freed(m);", "if dma_fence_add_callback(fe, cb) { }"]
+         "assert count(n) >= 0;", "assert !freed(m);", "if dma_fence_add_callback(fe, cb) { }",
+         "complete_all(c);", "reinit_completion(c);", "if try_wait_for_completion(c) { set(f); }",
+         "kref_init(r);", "kref_put(r, rel);", "if refcount_dec_and_test(r) { kfree(r); }",
+         "if kref_get_unless_zero(r) { access(r); kref_put(r, rel); }"]
 CONDITIONS = ["f", "!f", "revoked(b)", "count(n) > 0", "count(r) == 1", "signalled(fe)",
-              "nondet()"]
+              "signalled(c)", "nondet()"]
 
 
 def _statement(rng: random.Random, depth: int, held: set, context: str) -> list[str]:
@@ -119,6 +122,7 @@ def random_spec(seed: int) -> str:
     rng = random.Random(seed)
     lines = ["import kernel"] + [f"lock {n} : {k}" for n, k in LOCKS] + OBJECTS
     lines.append("fn cb() { " + rng.choice(["complete(c);", "set(f);", "access(m);"]) + " }")
+    lines.append("fn rel(o: refcounted) { " + rng.choice(["kfree(o);", "set(f);"]) + " }")
     lines.append("fn work() { " + " ".join(s for _ in range(2) for s in _statement(
         rng, 2, set(), "workqueue") if "schedule_work" not in s) + " }")
     threads = []
