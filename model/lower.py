@@ -188,9 +188,12 @@ class _CodeBuilder:
                                        site, k))
         obj = next(iter(args.values())).value
         if name == "put":
-            if args["release"].type == "fn":
-                return self.put_with(obj, args["release"].value, site, k, frame)
-            return self.put(obj, site, k, frame)
+            release = args["release"].value if args["release"].type == "fn" else None
+            declared = self.lowerer.resolved.objects[obj].options.get("release")
+            # naming the declared destructor is the one-argument form: it frees on return
+            if release is None or (declared is not None and release == declared.text):
+                return self.put(obj, site, k, frame)
+            return self.put_with(obj, release, site, k, frame)
         if name == "set_count":
             return self.emit(ir.StateOp(name, obj, site, k, value=args["n"].value))
         if name == "signal":

@@ -85,12 +85,24 @@ def test_kref_put_takes_a_release_function_or_none():
     assert bad.diagnostics and "kref_put" in bad.diagnostics[0].message
 
 
-def test_the_one_argument_put_still_frees_on_return():
-    """The declared release function is the destructor, as before."""
+@pytest.mark.parametrize("put", ["kref_put(r)", "kref_put(r, rel)"])
+def test_the_declared_release_function_still_frees_on_return(put):
+    """The declared release function is the destructor, as before, named or not."""
     compiled = compile_text("import kernel\nfn rel(o: refcounted) { }\n"
                             "object r : refcounted release rel\n"
-                            "path p in process { kref_put(r); access(r); }\nscenario s = p()\n")
+                            f"path p in process {{ {put}; access(r); }}\nscenario s = p()\n")
     assert explore_verdict(compiled.program, "s") == "use-after-free"
+    assert spin_verdict(compiled.program, "s") == "use-after-free"
+
+
+def test_a_release_function_given_per_call_frees_only_if_it_says_so():
+    text = ("import kernel\nfn park(o: refcounted) { }\nfn drop(o: refcounted) { kfree(o); }\n"
+            "object r : refcounted\npath p in process { kref_put(r, FN); access(r); }\n"
+            "scenario s = p()\n")
+    parked = compile_text(text.replace("FN", "park")).program
+    dropped = compile_text(text.replace("FN", "drop")).program
+    assert explore_verdict(parked, "s") == spin_verdict(parked, "s") == "pass"
+    assert explore_verdict(dropped, "s") == spin_verdict(dropped, "s") == "use-after-free"
 
 
 def test_a_second_wait_after_one_complete_hangs_in_every_engine():
