@@ -165,6 +165,7 @@ class LockDecl:
     lock_class: Ident | None
     span: Span
     lockdep: str | None = None     # the kernel's lockdep class name, `lockdep "..."`
+    options: tuple[ObjectOption, ...] = ()    # `rwlock(read = recursive)`
 
 
 @dataclass(frozen=True)

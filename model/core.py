@@ -77,8 +77,9 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("signalled", (_p("c", "completion|fence"),), "cond"),
     Builtin("held", (_p("l", _LOCK), _p("mode", "mode|null", None)), "cond"),
     *[Builtin(n, (), "cond") for n in (
-        "in_atomic", "irqs_disabled", "in_interrupt", "in_hardirq", "in_softirq",
-        "read_lock_is_recursive")],
+        "in_atomic", "irqs_disabled", "in_interrupt", "in_hardirq", "in_softirq")],
+    # lockdep's read_lock_is_recursive(), for the rwlock `l` a read_lock() takes.
+    Builtin("read_lock_is_recursive", (_p("l", "rwlock|null", None),), "cond"),
     Builtin("gfp_may_fs", (_p("g", "gfp"),), "cond"),
     Builtin("gfp_may_block", (_p("g", "gfp"),), "cond"),
     Builtin("lock_of", (_p("f", "fence"),), "value"),

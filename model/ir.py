@@ -70,6 +70,7 @@ class Lock:
     wait_inner: int = WAIT_INV
     wait_outer: int = WAIT_INV
     lockdep: str | None = None     # the kernel's class name (`lockdep "..."`), if it differs
+    read_mode: str | None = None   # rwlock(read = ...): "queued" or "recursive" readers
 
 
 @dataclass(frozen=True)

@@ -319,21 +319,31 @@ class _CodeBuilder:
         raise AssertionError(f"not a predicate: {type(expr).__name__}")  # see _is_predicate
 
     def predicate(self, name: str, args: dict[str, Value]) -> ir.Cond:
-        options = self.lowerer.resolved.options
         static = {
             "in_interrupt": self.context.is_interrupt,
             "in_hardirq": self.context.is_hardirq,
             "in_softirq": self.context is ir.Context.SOFTIRQ,
-            "read_lock_is_recursive": bool(options.get("lockdep_selftest"))
-            or self.context.is_interrupt,
         }
         if name in static:
             return ir.CConst(static[name])
+        if name == "read_lock_is_recursive":
+            return ir.CConst(self.read_is_recursive(args["l"].value))
         if name in ("gfp_may_fs", "gfp_may_block"):
             return ir.CPred(name, tuple(sorted(args["g"].value)))
         if name == "held":
             return ir.CPred("held", (args["l"].value, args["mode"].value or ""))
         return ir.CPred(name, tuple(str(v.value) for v in args.values()))
+
+    def read_is_recursive(self, lock: str | None) -> bool:
+        """lockdep's read_lock_is_recursive(): readers of a queued rwlock queue behind
+        a waiting writer except in interrupt context; `rwlock(read = recursive)`
+        (a kernel without CONFIG_QUEUED_RWLOCKS) never queues them, and `option
+        lockdep_selftest` (force_read_lock_recursive) makes every rwlock without
+        its own `read =` recursive."""
+        mode = self.lowerer.resolved.locks[lock].read_mode if lock else None
+        if mode is None and self.lowerer.resolved.options.get("lockdep_selftest"):
+            mode = "recursive"
+        return mode == "recursive" or self.context.is_interrupt
 
     def compare(self, expr: ast.Compare, frame: Frame) -> ir.Cond:
         left = self.lowerer.operand(expr.left, frame)

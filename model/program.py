@@ -367,7 +367,8 @@ def build_program(resolved: Resolved, sources: dict[str, SourceFile]
 
 def _lock(sym) -> ir.Lock:
     inner, outer = core.lock_wait_types(sym.kind)
-    return ir.Lock(sym.name, sym.kind, sym.lock_class, sym.span, inner, outer, sym.lockdep)
+    return ir.Lock(sym.name, sym.kind, sym.lock_class, sym.span, inner, outer, sym.lockdep,
+                   sym.read_mode)
 
 
 def _obj(sym) -> ir.Obj:

@@ -38,6 +38,8 @@ CONTEXT_ALIASES = {
     "napi": "softirq", "timer": "softirq", "work": "workqueue", "wq": "workqueue",
 }
 OBJECT_OPTIONS = {"lock": "fence", "release": "refcounted"}
+# A lock option: the kind that takes it and the values it may have.
+LOCK_OPTIONS = {"read": ("rwlock", ("queued", "recursive"))}
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class LockSym:
     lock_class: str
     span: Span
     lockdep: str | None = None
+    read_mode: str | None = None     # rwlock(read = ...): "queued" or "recursive"
 
 
 @dataclass(frozen=True)
@@ -164,11 +167,34 @@ class _Resolver:
             self.kind_error("lock", decl.kind, core.LOCK_KIND_NAMES, OBJECT_KINDS,
                             f"an object kind: `object NAME : {kind}`")
             return
+        options = self.lock_options(kind, decl.options)
         for ident in decl.names:
             if self.declare(ident):
                 cls = decl.lock_class.text if decl.lock_class else ident.text
                 self.locks[ident.text] = LockSym(ident.text, kind, cls, ident.span,
-                                                 decl.lockdep)
+                                                 decl.lockdep, options.get("read"))
+
+    def lock_options(self, kind: str, given: tuple[ast.ObjectOption, ...]) -> dict[str, str]:
+        options: dict[str, str] = {}
+        for opt in given:
+            key, value = opt.key.text, opt.value.text
+            if key not in LOCK_OPTIONS:
+                self.error(TYPE_ERROR, f"unknown lock option `{key}`", opt.key.span,
+                           did_you_mean(key, LOCK_OPTIONS) or "rwlocks take "
+                           "`(read = recursive)` or `(read = queued)`")
+                continue
+            takes, values = LOCK_OPTIONS[key]
+            if kind != takes:
+                article = "an" if takes[0] in "aeioru" else "a"     # an rwlock
+                self.error(TYPE_ERROR, f"only {article} {takes} takes `{key}`", opt.key.span)
+            elif value not in values:
+                self.error(TYPE_ERROR, f"`{key}` is one of {', '.join(values)}, not `{value}`",
+                           opt.value.span, did_you_mean(value, values))
+            elif key in options:
+                self.error(TYPE_ERROR, f"option `{key}` is given twice", opt.span)
+            else:
+                options[key] = value
+        return options
 
     def collect_object(self, decl: ast.ObjectDecl) -> None:
         kind = decl.kind.text

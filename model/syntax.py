@@ -106,9 +106,10 @@ class Builder(Transformer_NonRecursive):
     def lock_decl(self, c):
         v = _values(c)
         lockdep = v.pop() if len(v) > 2 and isinstance(v[-1], _LockdepName) else None
+        options = v.pop(2) if len(v) > 2 and isinstance(v[2], tuple) else ()
         lock_class = v[2] if len(v) > 2 else None
         return ast.LockDecl(v[0], self.ident(v[1]), lock_class, self.span(c),
-                            lockdep.text if lockdep is not None else None)
+                            lockdep.text if lockdep is not None else None, options)
 
     def lock_lockdep(self, c):
         return _LockdepName(unquote(_values(c)[0]), self.span(c))

@@ -50,7 +50,8 @@ def _world_layout(program: ir.Program, name: str) -> dict[str, ThreadSpec] | Non
     process = [(c, n) for c, n in counts if not program.codes[c].context.is_interrupt]
     threads: list[ThreadSpec] = []
     for code, count in process:
-        threads += [ThreadSpec(f"{code}#{k}", code, len(threads), program.codes[code].context)
+        first = len(threads)        # each copy on a CPU of its own, in order
+        threads += [ThreadSpec(f"{code}#{k}", code, first + k - 1, program.codes[code].context)
                     for k in range(1, count + 1)]
     every = [t.cpu for t in threads]
     firsts = [t.cpu for t in threads if t.label.endswith("#1")]

@@ -8,10 +8,11 @@ dropping paths, statements and locks (`shrink_candidates`).
 
 The generator plants the shapes the interleaving engine must get right: gate
 locks around an inverted pair, three-lock cycles closed by a shorter path,
-trylocks with a back-off branch, rwsem readers with a writer elsewhere, irq
-handlers sharing a spinlock with process context, check-then-act on a
-revocable object, lookups and drops of a reference count (re-armed, freed or
-parked by its release function), and completions that count.
+trylocks with a back-off branch, rwsem and rwlock readers (queued and
+recursive) with a writer elsewhere, irq handlers sharing a spinlock with
+process context, check-then-act on a revocable object, lookups and drops of a
+reference count (re-armed, freed or parked by its release function), and
+completions that count.
 """
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ from dataclasses import dataclass, field, replace
 
 LOCK_NAMES = ("A", "B", "C", "D", "E")
 KINDS = ("mutex", "spinlock", "rwsem")
+# Some reader-writer locks become rwlocks, drawn from a stream of their own so that
+# every other choice of a design stays as it was: a reader-writer lock is one of
+# READ_WRITE whatever it became.
+RWLOCKS = ("rwlock(read = queued)", "rwlock(read = recursive)")
+READ_WRITE = ("rwsem",) + RWLOCKS
+SPINNING = ("spinlock",) + RWLOCKS
 IRQ_CONTEXTS = ("hardirq", "softirq")
 
 
@@ -28,7 +35,8 @@ IRQ_CONTEXTS = ("hardirq", "softirq")
 
 @dataclass(frozen=True)
 class Section:
-    """`lock; body; unlock` with the verb for `mode`: write, read (rwsem), irqsave, irq."""
+    """`lock; body; unlock` with the verb for `mode`: write, read (rwsem, rwlock),
+    irqsave, irq."""
 
     lock: str
     mode: str
@@ -124,9 +132,13 @@ VERBS = {
     ("spinlock", "irq"): ("spin_lock_irq", "spin_unlock_irq"),
     ("rwsem", "write"): ("down_write", "up_write"),
     ("rwsem", "read"): ("down_read", "up_read"),
+    **{(kind, "write"): ("write_lock", "write_unlock") for kind in RWLOCKS},
+    **{(kind, "read"): ("read_lock", "read_unlock") for kind in RWLOCKS},
 }
 TRY_VERBS = {("mutex", "write"): "mutex_trylock", ("spinlock", "write"): "spin_trylock",
-             ("rwsem", "write"): "down_write_trylock", ("rwsem", "read"): "down_read_trylock"}
+             ("rwsem", "write"): "down_write_trylock", ("rwsem", "read"): "down_read_trylock",
+             **{(kind, "write"): "write_trylock" for kind in RWLOCKS},
+             **{(kind, "read"): "read_trylock" for kind in RWLOCKS}}
 IRQ_VERBS = {"disable": ("local_irq_disable", "local_irq_enable"),
              "save": ("local_irq_save", "local_irq_restore")}
 
@@ -218,6 +230,9 @@ class _Gen:
         kinds = [rng.choice(KINDS) for _ in names]
         if "spinlock" not in kinds and rng.random() < 0.5:
             kinds[rng.randrange(count)] = "spinlock"
+        variant = random.Random(f"rwlock-{self.seed}")
+        kinds = [variant.choice(RWLOCKS) if kind == "rwsem" and variant.random() < 0.4
+                 else kind for kind in kinds]
         self.locks = tuple(zip(names, kinds))
         self.kind = dict(self.locks)
         self.revocable = rng.random() < 0.25
@@ -260,13 +275,13 @@ class _Gen:
             planted.add("abba")
             return [PathDef("p0", "process", (self.nest([x, y]),)),
                     PathDef("p1", "process", (self.nest([y, x], trylock=rng.random() < 0.5),))]
-        if roll < 0.6 and "rwsem" in self.kind.values():
+        if roll < 0.6 and any(kind in READ_WRITE for kind in self.kind.values()):
             return self.read_cycle(planted)
         return []
 
     def read_cycle(self, planted: set[str]) -> list[PathDef]:
-        """Readers of an rwsem in a cycle with another lock, and a writer path."""
-        sem = next(n for n, k in self.locks if k == "rwsem")
+        """Readers of an rwsem or rwlock in a cycle with another lock, and a writer path."""
+        sem = next(n for n, k in self.locks if k in READ_WRITE)
         other = self.rng.choice([n for n, _ in self.locks if n != sem])
         planted.add("read-cycle")
         return [PathDef("p0", "process", (Section(sem, "read", (self.section(other, ()),)),)),
@@ -276,7 +291,7 @@ class _Gen:
     def nest(self, order: list[str], trylock: bool = False):
         inner = ()
         for depth, lock in reversed(list(enumerate(order))):
-            if trylock and depth == len(order) - 1 and self.kind[lock] != "rwsem":
+            if trylock and depth == len(order) - 1 and self.kind[lock] not in READ_WRITE:
                 inner = (Try(lock, "write", inner, () if self.rng.random() < 0.5 else None),)
             else:
                 inner = (self.section(lock, inner),)
@@ -284,7 +299,7 @@ class _Gen:
 
     def section(self, lock: str, body) -> Section:
         kind = self.kind[lock]
-        if kind == "rwsem":
+        if kind in READ_WRITE:
             return Section(lock, self.rng.choice(("read", "write")), tuple(body))
         if kind == "spinlock" and self.rng.random() < 0.3:
             return Section(lock, "irqsave", tuple(body))
@@ -336,14 +351,14 @@ class _Gen:
             style = rng.choice(("disable", "save"))
             return IrqOff(style, self.body(depth + 1, held, True, context))
         choices = [n for n, k in self.locks if n not in held and
-                   (k == "spinlock" or not atomic or rng.random() < 0.1)]
+                   (k in SPINNING or not atomic or rng.random() < 0.1)]
         if not choices:
             return self.leaf()
         lock = rng.choice(choices)
         kind = self.kind[lock]
-        inner_atomic = atomic or kind == "spinlock"
+        inner_atomic = atomic or kind in SPINNING
         if rng.random() < 0.2:
-            mode = rng.choice(("read", "write")) if kind == "rwsem" else "write"
+            mode = rng.choice(("read", "write")) if kind in READ_WRITE else "write"
             body = self.body(depth + 1, held + (lock,), inner_atomic, context)
             otherwise = self.body(depth + 1, held, atomic, context) if rng.random() < 0.6 \
                 else None
@@ -427,7 +442,8 @@ def _item_features(design: Design, body, found: set[str]) -> None:
     for item in body:
         if isinstance(item, Section):
             kind = design.kind(item.lock)
-            found.add({"read": "down_read", "irqsave": "spin_lock_irqsave",
+            reader = "down_read" if kind == "rwsem" else f"read_lock:{kind[len('rwlock'):]}"
+            found.add({"read": reader, "irqsave": "spin_lock_irqsave",
                        "irq": "spin_lock_irq"}.get(item.mode, f"{kind}:{item.mode}"))
         elif isinstance(item, Try):
             found.add("trylock")

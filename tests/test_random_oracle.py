@@ -32,7 +32,8 @@ FEATURES = ("kind:mutex", "kind:spinlock", "kind:rwsem", "down_read", "rwsem:wri
             "locks=2", "locks=5", "paths=2", "paths=4", "refcounted", "refcounted:parked",
             "ref:lookup", "ref:drop", "ref:rearm", "ref:put", "completion", "completion:wait",
             "completion:complete", "completion:complete_all", "completion:timed",
-            "completion:reinit")
+            "completion:reinit", "kind:rwlock(read = queued)", "kind:rwlock(read = recursive)",
+            "read_lock:(read = queued)", "read_lock:(read = recursive)")
 MIN_SHARE = 0.02
 
 

@@ -83,3 +83,16 @@ def test_every_prelude_verb_is_documented():
     verbs = [d.name.text for d in module.decls if isinstance(d, ast.FnDecl)]
     missing = [v for v in verbs if not re.search(rf"`{re.escape(v)}[`(]", LANGUAGE)]
     assert missing == [], "document these verbs in docs/language.md: " + ", ".join(missing)
+
+
+EXPECTING = [i for i, text in enumerate(SPEC_BLOCK.findall(LANGUAGE))
+             if re.search(r"^expect ", text, re.M)]
+
+
+@pytest.mark.parametrize("index", EXPECTING)
+def test_language_examples_get_the_verdicts_they_expect(index, tmp_path):
+    """An example that states its verdict with `expect` lines must get exactly it."""
+    path = tmp_path / f"language-example-{index}.lspec"
+    path.write_text(SPEC_BLOCK.findall(LANGUAGE)[index], encoding="utf-8")
+    exit_code, out, err = run_cli("check", "--no-cache", str(path))
+    assert exit_code == 0, out + err
