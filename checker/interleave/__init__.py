@@ -8,6 +8,7 @@ potential). Read it in this order:
 - simulate            the independent replay of every witness;
 - explore             the explicit-state explorer (the differential oracle);
 - worlds              the generated scenarios that may refute a cycle;
+- unrecorded          the lock cycles lockdep's graph misses, made questions too;
 - z3/                 the event encoding and its search (see its docstring);
 - witness_model       a witness as rows of thread steps, for the reports;
 - engine              run_interleaving: scenarios and cycle questions, end to end.

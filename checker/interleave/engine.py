@@ -28,6 +28,7 @@ import z3
 
 from checker.findings import CONFIRMED, POTENTIAL, REFUTED, EngineRun, Finding
 from checker.interleave.semantics import is_blocking_lock, scenario_threads
+from checker.interleave.unrecorded import unrecorded_cycles
 from checker.interleave.worlds import SpecFacts, World, build_worlds
 from checker.interleave.z3.scenario import (CycleQuestion, CycleVerdict, ScenarioResult,
                                             check_scenario, finding_span)
@@ -42,6 +43,8 @@ def run_interleaving_engine(program: ir.Program, options, findings: list[Finding
     reduction (a cross-check of the reductions: the verdicts must not change)."""
     settings = engine_settings(program, options)
     facts = SpecFacts(program)
+    graph_count = len(findings)
+    findings = findings + unrecorded_cycles(program, findings, facts)
     every_cycle = open_cycles(program, findings, facts)
     verdicts: dict[int, list[Decided]] = {c.index: [] for c in every_cycle}
     for cycle in every_cycle:
@@ -73,7 +76,9 @@ def run_interleaving_engine(program: ir.Program, options, findings: list[Finding
     for cycle in every_cycle:
         decided[cycle.index] = decide_cycle(findings[cycle.index], verdicts[cycle.index],
                                             hidden_wait_in(program, cycle))
-    return decided + new, engine_run(results, settings, every_cycle, decided)
+    # A cycle lockdep does not report is said only when it is not refuted.
+    kept = decided[:graph_count] + [f for f in decided[graph_count:] if f.status != REFUTED]
+    return kept + new, engine_run(results, settings, every_cycle, decided)
 
 
 def search_world(program: ir.Program, world: World, cycle: CycleQuestion, settings: Settings,
@@ -131,12 +136,12 @@ DEADLOCK_SHAPED = frozenset({"deadlock", "irq-inversion"})
 
 def open_cycles(program: ir.Program, findings: list[Finding],
                 facts: SpecFacts) -> list[CycleQuestion]:
-    """The graph findings to decide, each with the blocking lock classes a deadlock of
+    """The graph findings to decide (and the cycles lockdep's graph does not record,
+    checker.interleave.unrecorded), each with the blocking lock classes a deadlock of
     it can wait on: for a cycle, every class of its strongly connected component."""
     out = []
     for index, finding in enumerate(findings):
-        if (finding.code not in DEADLOCK_SHAPED or finding.engine != "graph"
-                or finding.status != POTENTIAL):
+        if finding.code not in DEADLOCK_SHAPED or finding.status != POTENTIAL:
             continue
         locks = tuple(name for name in finding.locks if name in program.locks)
         if not locks:
