@@ -86,10 +86,6 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("count", (_p("o", "refcounted|counter"),), "value"),
 ]}
 
-# Conditions whose value is fixed by the thread's context and the spec's options.
-STATIC_CONDITIONS = frozenset({"in_interrupt", "in_hardirq", "in_softirq",
-                               "read_lock_is_recursive"})
-
 # GFP masks as the flags that matter to reclaim: may block (direct reclaim),
 # may do IO, may recurse into the filesystem.
 GFP_CONSTANTS: dict[str, frozenset[str]] = {
