@@ -188,44 +188,38 @@ class _CodeBuilder:
                                        site, k))
         obj = next(iter(args.values())).value
         if name == "put":
-            release = args["release"].value if args["release"].type == "fn" else None
+            given = args["release"].value if args["release"].type == "fn" else None
             declared = self.lowerer.resolved.objects[obj].options.get("release")
+            declared_name = declared.text if declared is not None else None
             # naming the declared destructor is the one-argument form: it frees on return
-            if release is None or (declared is not None and release == declared.text):
-                return self.put(obj, site, k, frame)
-            return self.put_with(obj, release, site, k, frame)
+            if given is None or given == declared_name:
+                return self.put(obj, declared_name, True, site, k, frame)
+            return self.put(obj, given, False, site, k, frame)
         if name == "set_count":
             return self.emit(ir.StateOp(name, obj, site, k, value=args["n"].value))
         if name == "signal":
             k = self.callbacks(obj, site, k, frame)
         return self.emit(ir.StateOp(name, obj, site, k))
 
-    def put(self, obj: str, site: ir.Site, k: int, frame: Frame) -> int:
-        """Drop a reference; the release function runs when it was the last. A put
-        inside the object's own release function cannot release it again (the count
-        is already zero), so the release is not inlined into itself."""
-        release = self.lowerer.resolved.objects[obj].options.get("release")
+    def put(self, obj: str, release: str | None, frees: bool, site: ir.Site, k: int,
+            frame: Frame) -> int:
+        """Drop a reference; `release` runs when it was the last. With `frees` (the
+        declared destructor, or none) the object is freed when it returns; a release
+        given per call (kref_put(r, fn)) frees it only if it calls `free`, else the
+        count stays at zero for a later kref_init to re-arm. A put inside the
+        object's own release function cannot release it again (the count is
+        already zero), so the release is not inlined into itself."""
         released = k
-        if release is not None and (release.text, obj) not in frame.running:
-            fn = self.lowerer.resolved.fns[release.text]
-            callee = self.lowerer.enter_callback(fn, site, frame, obj)
-            released = self.stmts(fn.body.stmts, k, callee.returning_to(k))
-        return self.emit(ir.Put(obj, site, released, k))
-
-    def put_with(self, obj: str, release: str, site: ir.Site, k: int, frame: Frame) -> int:
-        """kref_put(r, fn): `fn` runs when the count reaches zero, and only what it
-        does happens: it frees the object with `free` (kfree), or leaves it at zero
-        for a later kref_init to re-arm."""
-        fn = self.lowerer.resolved.fns[release]
-        if fn.result is not None:
-            self.lowerer.error(f"`{release}` runs as a release function, so it returns "
-                               "nothing", site.span, site.stack)
-            raise LoweringError()
-        released = k
-        if (release, obj) not in frame.running:
-            callee = self.lowerer.enter_callback(fn, site, frame, obj)
-            released = self.stmts(fn.body.stmts, k, callee.returning_to(k))
-        return self.emit(ir.Put(obj, site, released, k, frees=False))
+        if release is not None:
+            fn = self.lowerer.resolved.fns[release]
+            if not frees and fn.result is not None:
+                self.lowerer.error(f"`{release}` runs as a release function, so it returns "
+                                   "nothing", site.span, site.stack)
+                raise LoweringError()
+            if (release, obj) not in frame.running:
+                callee = self.lowerer.enter_callback(fn, site, frame, obj)
+                released = self.stmts(fn.body.stmts, k, callee.returning_to(k))
+        return self.emit(ir.Put(obj, site, released, k, frees=frees))
 
     def callbacks(self, fence: str, site: ir.Site, k: int, frame: Frame) -> int:
         """After a signal, every callback armed on the fence runs, in this context.
