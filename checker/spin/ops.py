@@ -105,8 +105,7 @@ class NodeWriter:
         base = f"o_{op.obj}"
         ok, fail = by_choice[0], by_choice[1]
         if op.verb == "get":
-            freed = (f"if :: {base}_freed -> assert({_marker('use-after-free')}) "
-                     ":: else -> skip fi; ")
+            freed = _if_freed(base, "use-after-free")
             return [(f"{base}_count > 0", freed + f"{base}_count = {base}_count + 1; "
                      + self.finish(number, ok)),
                     ("else", freed + self.finish(number, fail))]
@@ -160,8 +159,7 @@ class NodeWriter:
         if kind == "memory":
             return _memory(base, verb)
         if kind == "refcounted" and verb == "set_count":
-            return (f"if :: {base}_freed -> assert({_marker('use-after-free')}) "
-                    f":: else -> {base}_count = {op.value} fi; ")
+            return _if_freed(base, "use-after-free", f"{base}_count = {op.value}")
         if kind == "refcounted":
             return _refcounted(base, verb)
         if kind == "completion":
@@ -280,12 +278,16 @@ def _revocable(base: str, verb: str, name: str) -> str:
             "revoke": f"{base}_revoked = 1; ", "unrevoke": f"{base}_revoked = 0; "}.get(verb, "")
 
 
+def _if_freed(base: str, code: str, otherwise: str = "skip") -> str:
+    """The violation `code` when the object is freed, else `otherwise`."""
+    return f"if :: {base}_freed -> assert({_marker(code)}) :: else -> {otherwise} fi; "
+
+
 def _memory(base: str, verb: str) -> str:
     if verb == "access":
-        return f"if :: {base}_freed -> assert({_marker('use-after-free')}) :: else -> skip fi; "
+        return _if_freed(base, "use-after-free")
     if verb == "free":
-        return (f"if :: {base}_freed -> assert({_marker('refcount')}) "
-                f":: else -> {base}_freed = 1 fi; ")
+        return _if_freed(base, "refcount", f"{base}_freed = 1")
     return f"{base}_freed = 0; " if verb == "alloc" else ""
 
 
@@ -298,12 +300,11 @@ def _completion(base: str, verb: str) -> str:
 
 def _refcounted(base: str, verb: str) -> str:
     if verb == "access":
-        return f"if :: {base}_freed -> assert({_marker('use-after-free')}) :: else -> skip fi; "
+        return _if_freed(base, "use-after-free")
     if verb == "get":
         return (f"if :: {base}_freed || {base}_count <= 0 -> "
                 f"assert({_marker('use-after-free')}) "
                 f":: else -> {base}_count = {base}_count + 1 fi; ")
     if verb == "free":
-        return (f"if :: {base}_freed -> assert({_marker('refcount')}) "
-                f":: else -> {base}_freed = 1 fi; ")
+        return _if_freed(base, "refcount", f"{base}_freed = 1")
     return ""
