@@ -38,8 +38,8 @@ CONTEXT_ALIASES = {
     "napi": "softirq", "timer": "softirq", "work": "workqueue", "wq": "workqueue",
 }
 OBJECT_OPTIONS = {"lock": "fence", "release": "refcounted"}
-# A lock option: the kind that takes it and the values it may have.
-LOCK_OPTIONS = {"read": ("rwlock", ("queued", "recursive"))}
+LOCK_OPTIONS = {"read": "rwlock"}
+READ_MODES = ("queued", "recursive")      # rwlock(read = ...)
 
 
 @dataclass(frozen=True)
@@ -167,33 +167,43 @@ class _Resolver:
             self.kind_error("lock", decl.kind, core.LOCK_KIND_NAMES, OBJECT_KINDS,
                             f"an object kind: `object NAME : {kind}`")
             return
-        options = self.lock_options(kind, decl.options)
+        options = self.kind_options("lock", kind, decl.options, LOCK_OPTIONS,
+                                    "rwlocks take `(read = recursive)` or `(read = queued)`")
+        read_mode = self.read_mode(options.get("read"))
         for ident in decl.names:
             if self.declare(ident):
                 cls = decl.lock_class.text if decl.lock_class else ident.text
                 self.locks[ident.text] = LockSym(ident.text, kind, cls, ident.span,
-                                                 decl.lockdep, options.get("read"))
+                                                 decl.lockdep, read_mode)
 
-    def lock_options(self, kind: str, given: tuple[ast.ObjectOption, ...]) -> dict[str, str]:
-        options: dict[str, str] = {}
+    def read_mode(self, option: ast.ObjectOption | None) -> str | None:
+        if option is None:
+            return None
+        value = option.value.text
+        if value not in READ_MODES:
+            self.error(TYPE_ERROR, f"`read` is one of {', '.join(READ_MODES)}, not `{value}`",
+                       option.value.span, did_you_mean(value, READ_MODES))
+            return None
+        return value
+
+    def kind_options(self, what: str, kind: str, given: tuple[ast.ObjectOption, ...],
+                     takes: dict[str, str], hint: str) -> dict[str, ast.ObjectOption]:
+        """A declaration's `kind(key = value, ...)`: each key known, taken by this
+        kind (`takes` maps a key to the kind that takes it), and given once."""
+        options: dict[str, ast.ObjectOption] = {}
         for opt in given:
-            key, value = opt.key.text, opt.value.text
-            if key not in LOCK_OPTIONS:
-                self.error(TYPE_ERROR, f"unknown lock option `{key}`", opt.key.span,
-                           did_you_mean(key, LOCK_OPTIONS) or "rwlocks take "
-                           "`(read = recursive)` or `(read = queued)`")
-                continue
-            takes, values = LOCK_OPTIONS[key]
-            if kind != takes:
-                article = "an" if takes[0] in "aeioru" else "a"     # an rwlock
-                self.error(TYPE_ERROR, f"only {article} {takes} takes `{key}`", opt.key.span)
-            elif value not in values:
-                self.error(TYPE_ERROR, f"`{key}` is one of {', '.join(values)}, not `{value}`",
-                           opt.value.span, did_you_mean(value, values))
+            key = opt.key.text
+            if key not in takes:
+                self.error(TYPE_ERROR, f"unknown {what} option `{key}`", opt.key.span,
+                           did_you_mean(key, takes) or hint)
+            elif takes[key] != kind:
+                article = "an" if takes[key].startswith(("a", "e", "i", "o", "u", "rw")) else "a"
+                self.error(TYPE_ERROR, f"only {article} {takes[key]} takes `{key}`",
+                           opt.key.span)
             elif key in options:
                 self.error(TYPE_ERROR, f"option `{key}` is given twice", opt.span)
             else:
-                options[key] = value
+                options[key] = opt
         return options
 
     def collect_object(self, decl: ast.ObjectDecl) -> None:
@@ -202,20 +212,10 @@ class _Resolver:
             self.kind_error("object", decl.kind, OBJECT_KINDS, core.LOCK_KIND_NAMES,
                             f"a lock kind: `lock NAME : {kind}`")
             return
-        options: dict[str, ast.Ident] = {}
-        for opt in decl.options:
-            key = opt.key.text
-            if key not in OBJECT_OPTIONS:
-                self.error(TYPE_ERROR, f"unknown object option `{key}`", opt.key.span,
-                           did_you_mean(key, OBJECT_OPTIONS) or "fences take `(lock = L)`, "
-                           "refcounted objects `(release = FN)`")
-            elif OBJECT_OPTIONS[key] != kind:
-                self.error(TYPE_ERROR, f"only a {OBJECT_OPTIONS[key]} takes `{key}`",
-                           opt.key.span)
-            elif key in options:
-                self.error(TYPE_ERROR, f"option `{key}` is given twice", opt.span)
-            else:
-                options[key] = opt.value
+        given = self.kind_options("object", kind, decl.options, OBJECT_OPTIONS,
+                                  "fences take `(lock = L)`, refcounted objects "
+                                  "`(release = FN)`")
+        options = {key: opt.value for key, opt in given.items()}
         self.check_init(kind, decl.init)
         for ident in decl.names:
             if self.declare(ident):
