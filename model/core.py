@@ -68,6 +68,10 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("signal_all", (_p("c", "completion"),), "stmt"),
     Builtin("try_wait", (_p("c", "completion"),), "effect"),
     Builtin("spawn", (_p("work", "fn"), _p("ctx", "context")), "stmt"),
+    # Grace periods and flushes wait for what was under way when they began.
+    Builtin("synchronize", (_p("l", "rcu|rcu_sched|srcu"),), "stmt"),
+    Builtin("flush", (_p("work", "fn"),), "stmt"),
+    Builtin("flush_all", (), "stmt"),
     Builtin("assert_held", (_p("l", _LOCK), _p("mode", "mode|null", None)), "stmt"),
     Builtin("assert_not_held", (_p("l", _LOCK),), "stmt"),
     Builtin("add_callback", (_p("f", "fence"), _p("cb", "fn")), "effect"),
@@ -134,6 +138,7 @@ def lock_wait_types(kind: str) -> tuple[int, int]:
         "mutex": (WAIT_SLEEP, WAIT_SLEEP), "rwsem": (WAIT_SLEEP, WAIT_SLEEP),
         "ww_mutex": (WAIT_SLEEP, WAIT_SLEEP),
         "rcu": (WAIT_CONFIG, WAIT_FREE), "rcu_sched": (WAIT_SPIN, WAIT_FREE),
+        "srcu": (WAIT_SLEEP, WAIT_FREE),
     }
     return table.get(kind, (WAIT_INV, WAIT_INV))
 

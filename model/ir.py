@@ -51,7 +51,8 @@ class Context(str, Enum):
 # Lock kinds and what lockdep knows of them.
 SLEEPING_KINDS = frozenset({"mutex", "rwsem", "ww_mutex"})
 SPINNING_KINDS = frozenset({"spinlock", "raw_spinlock", "rwlock", "seqlock", "local_lock"})
-LOCK_KINDS = SLEEPING_KINDS | SPINNING_KINDS | frozenset({"ww_ctx", "rcu", "rcu_sched", "lockdep_map"})
+LOCK_KINDS = SLEEPING_KINDS | SPINNING_KINDS | frozenset({"ww_ctx", "rcu", "rcu_sched", "srcu",
+                                                         "lockdep_map"})
 OBJECT_KINDS = frozenset({"revocable", "refcounted", "memory", "completion", "fence",
                           "flag", "counter"})
 
@@ -270,6 +271,22 @@ class Spawn:
 
 
 @dataclass(frozen=True)
+class Grace:
+    """A wait for what was under way when it began, in two ops: `begin` notes it,
+    `end` blocks until it is over. `readers` (synchronize_rcu, synchronize_srcu):
+    every read section of domain `target` (a lock) in force at `begin` has ended.
+    `work` (flush_work): every instance of the work `target` (a code id) queued or
+    running at `begin` has finished; `workqueue` (flush_workqueue): every work
+    item's. What starts after `begin` is not waited for."""
+
+    what: str                      # "readers" | "work" | "workqueue"
+    target: str
+    phase: str                     # "begin" | "end"
+    site: Site
+    next: int
+
+
+@dataclass(frozen=True)
 class Assert:
     cond: Cond
     message: str
@@ -283,7 +300,7 @@ class Exit:
 
 
 Op = Union[Acquire, TryAcquire, Release, IrqOp, MightSleep, GfpScope, Branch, Choice,
-           StateOp, Put, TryState, AddCallback, Spawn, Assert, Exit]
+           StateOp, Put, TryState, AddCallback, Spawn, Grace, Assert, Exit]
 
 
 def successors(op: Op) -> tuple[int, ...]:

@@ -177,6 +177,16 @@ class _CodeBuilder:
         if name == "spawn":
             code = self.lowerer.request_spawn(args["work"].value, args["ctx"].value, site)
             return self.emit(ir.Spawn(code, site, k))
+        if name == "synchronize":
+            return self.grace("readers", args["l"].value, site, k)
+        if name == "flush":
+            work = args["work"].value
+            target = f"{work}@{ir.Context.WORKQUEUE.value}"
+            return self.touch(self.lowerer.work_map(work, site), site,
+                              self.grace("work", target, site, k))
+        if name == "flush_all":
+            return self.touch(self.lowerer.workqueue_map(site), site,
+                              self.grace("workqueue", "", site, k))
         if name == "assert_held":
             mode = args["mode"].value or ""
             held = ir.CPred("held", (args["l"].value, mode))
@@ -200,6 +210,15 @@ class _CodeBuilder:
         if name == "signal":
             k = self.callbacks(obj, site, k, frame)
         return self.emit(ir.StateOp(name, obj, site, k))
+
+    def grace(self, what: str, target: str, site: ir.Site, k: int) -> int:
+        end = self.emit(ir.Grace(what, target, "end", site, k))
+        return self.emit(ir.Grace(what, target, "begin", site, end))
+
+    def touch(self, lock: str, site: ir.Site, k: int) -> int:
+        """lockdep's lock_map_acquire() + lock_map_release() of a flush's map."""
+        release = self.emit(ir.Release(lock, site, k))
+        return self.emit(ir.Acquire(lock, ir.Mode.WRITE, site, release))
 
     def put(self, obj: str, release: str | None, frees: bool, site: ir.Site, k: int,
             frame: Frame) -> int:

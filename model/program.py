@@ -11,6 +11,7 @@ from model.resolve_body import literal_type
 from model.span import TYPE_ERROR, Diagnostic, SourceFile, Span, is_prelude
 
 MAX_CALL_DEPTH = 64
+WORKQUEUE_MAP = "(wq_completion)events"
 
 
 class _Lowerer:
@@ -24,6 +25,7 @@ class _Lowerer:
         self.codes: dict[str, ir.Code] = {}
         self.pending_spawns: list[tuple[str, ir.Context, Span]] = []
         self.formals: dict[str, list[tuple]] = {}      # fn -> its parameters for bind()
+        self.maps: dict[str, tuple[str | None, Span]] = {}   # flush map -> (work fn, span)
 
     # ------------------------------------------------------------------ errors
     def error(self, message: str, span: Span, stack: tuple[Span, ...] = ()) -> None:
@@ -173,6 +175,17 @@ class _Lowerer:
         code = f"{fn}@{context.value}"
         self.pending_spawns.append((fn, context, site.span))
         return code
+
+    def work_map(self, work: str, site: ir.Site) -> str:
+        """The lockdep map of a work item, which its worker holds while it runs."""
+        name = f"(work_completion)({work})"
+        self.maps.setdefault(name, (work, site.span))
+        return name
+
+    def workqueue_map(self, site: ir.Site) -> str:
+        """The lockdep map of the workqueue, which every worker holds while it runs."""
+        self.maps.setdefault(WORKQUEUE_MAP, (None, site.span))
+        return WORKQUEUE_MAP
 
     def lower_code(self, code_id: str, name: str, context: ir.Context, body: ast.Block,
                    env: dict[str, Value], span: Span, returns_bool: bool = False) -> None:
@@ -350,11 +363,13 @@ def build_program(resolved: Resolved, sources: dict[str, SourceFile]
     diags = sorted(lowerer.diags.values(), key=Diagnostic.sort_key)
     if diags:
         return None, diags
+    locks = {name: _lock(sym) for name, sym in resolved.locks.items()}
+    locks.update(_flush_maps(lowerer.maps))
     program = ir.Program(
         file=resolved.file, title=resolved.title,
-        locks={name: _lock(sym) for name, sym in sorted(resolved.locks.items())},
+        locks=dict(sorted(locks.items())),
         objects={name: _obj(sym) for name, sym in sorted(resolved.objects.items())},
-        codes=dict(sorted(lowerer.codes.items())),
+        codes=dict(sorted(_with_flush_maps(lowerer.codes, lowerer.maps).items())),
         roots=tuple(sorted(lowerer.codes)),
         scenarios=tuple(_scenario(s, resolved) for s in resolved.scenarios.values()),
         expectations=tuple(ir.Expectation(e.scenario.text if e.scenario else None, v.text, v.span)
@@ -363,6 +378,47 @@ def build_program(resolved: Resolved, sources: dict[str, SourceFile]
                                    o.span) for o in resolved.orders),
         options=dict(sorted(resolved.options.items())))
     return program, []
+
+
+def _flush_maps(maps: dict[str, tuple[str | None, Span]]) -> dict[str, ir.Lock]:
+    inner, outer = core.lock_wait_types("lockdep_map")
+    return {name: ir.Lock(name, "lockdep_map", name, span, inner, outer, name)
+            for name, (_, span) in maps.items()}
+
+
+def _with_flush_maps(codes: dict[str, ir.Code], maps) -> dict[str, ir.Code]:
+    """Workers hold the maps of the flushes that wait for them while they run, as
+    process_one_work() does: the workqueue's map outside, the work item's inside.
+    Work nothing flushes keeps its code as written."""
+    out = {}
+    for code_id, code in codes.items():
+        held = [name for name, (work, _) in sorted(maps.items(), key=lambda m: m[1][0] is not None)
+                if code.context is ir.Context.WORKQUEUE and (work is None or code.path == work)]
+        out[code_id] = _hold_while_running(code, held) if held else code
+    return out
+
+
+def _hold_while_running(code: ir.Code, maps: list[str]) -> ir.Code:
+    """The code with `maps` acquired on entry (outermost first) and released before
+    every exit (innermost first)."""
+    ops = list(code.ops)
+    site = ir.Site(code.span)
+
+    def add(op: ir.Op) -> int:
+        ops.append(op)
+        return len(ops) - 1
+
+    for index, op in enumerate(code.ops):
+        if isinstance(op, ir.Exit):
+            after = add(op)
+            for name in maps[:-1]:
+                after = add(ir.Release(name, site, after))
+            ops[index] = ir.Release(maps[-1], site, after)
+    entry = code.entry
+    for name in reversed(maps):
+        entry = add(ir.Acquire(name, ir.Mode.WRITE, site, entry))
+    renumbered, entry = _renumber(ops, entry)
+    return dataclasses.replace(code, ops=renumbered, entry=entry)
 
 
 def _lock(sym) -> ir.Lock:

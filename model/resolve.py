@@ -27,7 +27,7 @@ KIND_ALIASES = {
     "spinlock_t": "spinlock", "raw_spinlock_t": "raw_spinlock", "rwlock_t": "rwlock",
     "rw_semaphore": "rwsem", "rw_sem": "rwsem", "semaphore": "rwsem", "seqlock_t": "seqlock",
     "local_lock_t": "local_lock", "ww_acquire_ctx": "ww_ctx", "ww_class": "ww_mutex",
-    "lockdep_map_p": "lockdep_map", "srcu": "rcu", "kref": "refcounted",
+    "lockdep_map_p": "lockdep_map", "srcu_struct": "srcu", "kref": "refcounted",
     "refcount_t": "refcounted", "dma_fence": "fence", "atomic_t": "counter",
     "bool": "flag", "dma_buf": "revocable",
 }

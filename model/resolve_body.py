@@ -22,6 +22,7 @@ VERB_FAMILIES = {
     "ww_ctx": "ww_acquire_init / ww_acquire_fini", "local_lock": "local_lock / local_unlock",
     "seqlock": "read_seqbegin / write_seqlock", "lockdep_map": "lock_map_acquire",
     "rcu": "rcu_read_lock", "rcu_sched": "rcu_read_lock_sched",
+    "srcu": "srcu_read_lock / synchronize_srcu",
 }
 
 

@@ -26,7 +26,7 @@ STAGES = {
 READING_ORDER = {
     "checker.interleave": ["semantics", "step", "simulate", "explore", "worlds", "unrecorded",
                            "z3", "witness_model", "engine"],
-    "checker.interleave.z3": ["threads", "encode", "sections", "state", "rules", "theorem",
+    "checker.interleave.z3": ["threads", "encode", "sections", "state", "graces", "rules", "theorem",
                               "search", "witness", "scenario"],
     "checker.graph": ["explain", "cycles", "rules", "usage", "engine"],
     "checker.spin": ["unfold", "ops", "promela", "run"],

@@ -167,7 +167,7 @@ def pseudo_lock_in(program: ir.Program, cycle: CycleQuestion) -> str | None:
 # wait, a work flush, a grace period), and ww acquire contexts, whose class-level
 # cycles lockdep reports whatever the instances: a cycle through one can be
 # confirmed on its real locks, never refuted. A local_lock stands for nothing.
-HIDDEN_WAIT_KINDS = frozenset({"lockdep_map", "rcu", "rcu_sched", "ww_ctx"})
+HIDDEN_WAIT_KINDS = frozenset({"lockdep_map", "rcu", "rcu_sched", "srcu", "ww_ctx"})
 
 
 def hidden_wait_in(program: ir.Program, cycle: CycleQuestion) -> str | None:

@@ -31,6 +31,8 @@ from checker.interleave.semantics import (FINISHED, NOT_STARTED, Event, Model, S
                                           scenario_threads, stuck_violation)
 from checker.interleave.step import apply
 from model import ir
+from model.grace import (RCU_READ_SIDE_KINDS, flushed_codes, grace_domains,
+                         waits_for_instance)
 
 DEFAULT_MAX_STATES = 2_000_000
 
@@ -145,7 +147,8 @@ class Footprints:
 
 def footprints(model: Model) -> Footprints:
     program = model.program
-    own = {(cid, pc): op_resources(model, cid, pc)
+    waits = GraceWaits(grace_domains(program), flushed_codes(program))
+    own = {(cid, pc): op_resources(model, cid, pc) | waits.resources(program, cid, pc)
            for cid, code in program.codes.items() for pc in range(len(code.ops))}
     whole: dict[str, frozenset[str]] = {}
     future: dict[tuple[str, int], frozenset[str]] = {}
@@ -215,6 +218,42 @@ def op_resources(model: Model, code_id: str, pc: int) -> frozenset[str]:
         if _writer_arrival(program, target):
             touched.add("lock:" + target.lock)
     return frozenset(touched)
+
+
+@dataclass(frozen=True)
+class GraceWaits:
+    """The grace periods and flushes of a program, as resources: a grace period reads
+    who is in a read section of its domain, a flush which instances of its work are
+    unfinished, so the ops that change either are not independent of them."""
+
+    domains: frozenset[str]
+    flushed: frozenset[str]
+
+    def resources(self, program: ir.Program, code_id: str, pc: int) -> frozenset[str]:
+        op = program.codes[code_id].ops[pc]
+        if isinstance(op, ir.Grace):
+            if op.what == "readers":
+                return frozenset({"grace:" + op.target})
+            return frozenset("work:" + cid for cid in sorted(self.flushed)
+                             if waits_for_instance(op, program.codes[cid]))
+        touched = set()
+        if isinstance(op, ir.Exit):
+            touched |= {"grace:" + d for d in self.domains}
+            if code_id in self.flushed:
+                touched.add("work:" + code_id)
+        elif isinstance(op, ir.IrqOp):
+            touched |= {"grace:" + d for d in self.domains
+                        if program.locks[d].kind != "srcu"}
+        elif isinstance(op, (ir.Acquire, ir.TryAcquire, ir.Release)):
+            touched |= {"grace:" + d for d in self.domains if _enters_read_side(program, d, op.lock)}
+        return frozenset(touched)
+
+
+def _enters_read_side(program: ir.Program, domain: str, lock: str) -> bool:
+    """Holding `lock` can make a thread a reader of `domain`."""
+    if program.locks[domain].kind == "srcu":
+        return lock == domain
+    return program.locks[lock].kind in RCU_READ_SIDE_KINDS
 
 
 def condition_objects(cond: ir.Cond) -> set[str]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from model import ir, walk
+from model.grace import in_read_section, waits_for_instance
 
 START = -1                 # Event.op_index of an interrupt thread's start
 NOT_STARTED = -1           # pc of an interrupt thread that has not started
@@ -25,7 +26,8 @@ MAX_THREADS = 64           # spawning beyond this is an error of the search
 # Lock kinds that never block: lockdep annotations, RCU readers, ww acquire
 # contexts, and local_lock (without PREEMPT_RT a per-CPU lock is exclusion by
 # disabled preemption, so it never spins).
-NON_BLOCKING_KINDS = frozenset({"lockdep_map", "ww_ctx", "rcu", "rcu_sched", "local_lock"})
+NON_BLOCKING_KINDS = frozenset({"lockdep_map", "ww_ctx", "rcu", "rcu_sched", "srcu",
+                                "local_lock"})
 
 # The finding codes (checker.findings.CODES) a violation of these semantics can have.
 VIOLATION_CODES = frozenset({"deadlock", "hang", "use-after-revoke", "use-after-free",
@@ -191,6 +193,9 @@ class State:
     objects: tuple[tuple[int, ...], ...]       # Model.object_index order (see OBJECT_FIELDS)
     armed: frozenset[str] = frozenset()        # "fence:callback"
     running_irqs: tuple[int, ...] = ()         # started unfinished interrupts, in start order
+    # Threads between a grace period's or flush's begin and end, with the threads
+    # it still waits for (checker.interleave.step keeps the sets up to date).
+    graces: tuple[tuple[int, frozenset[int]], ...] = ()
 
 
 # The fields of each object kind's state tuple.
@@ -334,7 +339,34 @@ def valid_choices(model: Model, state: State, index: int) -> tuple[int, ...]:
         return (0,) if try_state_succeeds(model, state, op) else (1,)
     if isinstance(op, ir.AddCallback):
         return (1,) if object_field(model, state, op.fence, 0) else (0,)
+    if isinstance(op, ir.Grace) and op.phase == "end":
+        return () if grace_waits(state, index) else (0,)
     return (0,)
+
+
+def grace_waits(state: State, index: int) -> frozenset[int]:
+    """The threads a grace period or flush of thread `index` still waits for."""
+    return next((waited for syncer, waited in state.graces if syncer == index), frozenset())
+
+
+def grace_waited(model: Model, state: State, index: int, op: ir.Grace) -> frozenset[int]:
+    """Whom a grace period or flush beginning now waits for: the threads in a read
+    section of its domain (the syncing thread too: it would wait for itself), or
+    the unfinished instances of the work it flushes."""
+    program = model.program
+    if op.what == "readers":
+        return frozenset(i for i, t in enumerate(state.threads) if state.pcs[i] >= 0
+                         and in_read_section(program, op.target, state.locals[i], t.context))
+    return frozenset(i for i, t in enumerate(state.threads) if state.pcs[i] != FINISHED
+                     and waits_for_instance(op, program.codes[t.code]))
+
+
+def left_grace(model: Model, state: State, index: int, op: ir.Grace) -> bool:
+    """Thread `index` no longer holds up the grace period or flush `op`."""
+    if state.pcs[index] == FINISHED:
+        return True
+    return op.what == "readers" and not in_read_section(
+        model.program, op.target, state.locals[index], state.threads[index].context)
 
 
 def try_state_succeeds(model: Model, state: State, op: ir.TryState) -> bool:
@@ -444,6 +476,10 @@ def stuck_violation(model: Model, state: State) -> Violation | None:
             edges += [(index, holder, op.lock) for holder in lock_holders(model, state, index, op)]
         elif isinstance(op, ir.StateOp):
             waits.append((index, "wait", f"wait({op.obj}), not signalled"))
+        elif isinstance(op, ir.Grace):
+            waited = sorted(grace_waits(state, index))
+            waits.append((index, "wait", grace_text(op, [state.threads[i].label for i in waited])))
+            edges += [(index, other, None) for other in waited]
     if not waits or _has_cycle(ctx_waits):
         return None
     blocked = tuple((state.threads[i].label, what) for i, _, what in waits)
@@ -458,6 +494,13 @@ def stuck_violation(model: Model, state: State) -> Violation | None:
                          getattr(op, "site", None), blocked, wait_cycle_locks(edges), waited)
     return Violation("hang", f"a wait nothing can satisfy any more: {text}", label,
                      getattr(op, "site", None), blocked)
+
+
+def grace_text(op: ir.Grace, labels: list[str]) -> str:
+    whom = ", ".join(labels)
+    if op.what == "readers":
+        return f"a grace period of `{op.target}`, for the read section of {whom}"
+    return f"a flush of {op.target or 'the workqueue'}, for {whom} to finish"
 
 
 def lock_holders(model: Model, state: State, index: int, op: ir.Acquire) -> list[int]:

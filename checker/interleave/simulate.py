@@ -134,9 +134,19 @@ def describe_op(op: ir.Op, choice: int) -> str:
                                                            else "already signalled")
     if isinstance(op, ir.Spawn):
         return f"queue {op.code}"
+    if isinstance(op, ir.Grace):
+        return grace_step_text(op)
     if isinstance(op, ir.Assert):
         return op.message
     return "return"
+
+
+def grace_step_text(op: ir.Grace) -> str:
+    if op.what == "readers":
+        return (f"synchronize({op.target}): " +
+                ("the grace period begins" if op.phase == "begin" else "every earlier reader has left"))
+    what = f"flush {op.target}" if op.what == "work" else "flush the workqueue"
+    return what + (": waits for what is queued" if op.phase == "begin" else ": done")
 
 
 def condition_text(cond: ir.Cond) -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 
 from checker.interleave.semantics import (FINISHED, MAX_THREADS, NOT_STARTED, START, Event,
                                           LockState, Model, State, ThreadLimit, ThreadSpec,
-                                          Violation, cookie_skips, evaluate, thread_index)
+                                          Violation, cookie_skips, current_op, evaluate,
+                                          grace_waited, left_grace, thread_index)
 from model import ir, walk
 
 # --------------------------------------------------------------- the thread-local part
@@ -129,6 +130,7 @@ class _Step:
     armed: set[str]
     threads: list[ThreadSpec]
     running_irqs: list[int]
+    graces: list[tuple[int, frozenset[int]]]
     violation: Violation | None = None
 
     @property
@@ -150,7 +152,7 @@ class _Step:
         threads = old.threads if len(self.threads) == len(old.threads) else tuple(self.threads)
         armed = old.armed if self.armed == old.armed else frozenset(self.armed)
         return State(threads, tuple(self.pcs), tuple(self.locals), tuple(self.locks),
-                     tuple(self.objects), armed, tuple(self.running_irqs))
+                     tuple(self.objects), armed, tuple(self.running_irqs), tuple(self.graces))
 
 
 def apply(model: Model, state: State, event: Event) -> tuple[State, Violation | None]:
@@ -158,7 +160,7 @@ def apply(model: Model, state: State, event: Event) -> tuple[State, Violation | 
     index = thread_index(state, event.thread)
     step = _Step(model, state, index, list(state.pcs), list(state.locals), list(state.locks),
                  list(state.objects), set(state.armed), list(state.threads),
-                 list(state.running_irqs))
+                 list(state.running_irqs), list(state.graces))
     if event.op_index == START:
         step.pcs[index] = model.program.codes[step.thread.code].entry
         step.running_irqs.append(index)
@@ -181,7 +183,22 @@ def apply(model: Model, state: State, event: Event) -> tuple[State, Violation | 
             values = step.obj(obj)
             values[1] = 1
             step.store(obj, values)
-    return step.freeze(), step.violation
+    state = step.freeze()
+    if state.graces:
+        state = replace(state, graces=_graces_after(model, state, index))
+    return state, step.violation
+
+
+def _graces_after(model: Model, state: State, index: int):
+    """Thread `index` has stepped: it no longer holds up the grace periods and
+    flushes it has left (a read section ended, the work finished)."""
+    out = []
+    for syncer, waited in state.graces:
+        op = current_op(model, state, syncer)
+        if index in waited and left_grace(model, state, index, op):
+            waited = waited - {index}
+        out.append((syncer, waited))
+    return tuple(out)
 
 
 def _shared_locks(step: _Step, outcome: LocalOutcome) -> None:
@@ -237,6 +254,13 @@ def _on_try_state(step: _Step, op: ir.TryState, choice: int) -> None:
 def _on_add_callback(step: _Step, op: ir.AddCallback, choice: int) -> None:
     if choice == 0:
         step.armed.add(f"{op.fence}:{op.code}")
+
+
+def _on_grace(step: _Step, op: ir.Grace, choice: int) -> None:
+    if op.phase == "begin":
+        step.graces.append((step.index, grace_waited(step.model, step.state, step.index, op)))
+    else:
+        step.graces = [entry for entry in step.graces if entry[0] != step.index]
 
 
 def _on_spawn(step: _Step, op: ir.Spawn, choice: int) -> None:
@@ -352,5 +376,5 @@ _STATE_VERBS = {
 _SHARED_EFFECTS = {
     ir.StateOp: _on_state, ir.Put: _on_put, ir.TryState: _on_try_state,
     ir.AddCallback: _on_add_callback,
-    ir.Spawn: _on_spawn, ir.Assert: _on_assert,
+    ir.Spawn: _on_spawn, ir.Grace: _on_grace, ir.Assert: _on_assert,
 }

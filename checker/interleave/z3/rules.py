@@ -15,6 +15,7 @@ import z3
 
 from checker.interleave.semantics import is_blocking_lock
 from checker.interleave.z3.encode import Encoding, Ev, Hold, before
+from checker.interleave.z3.graces import GraceRules
 from checker.interleave.z3.state import Store
 from checker.interleave.z3.threads import Node, Thread, cond_class, waiting_writer_op
 from model import ir
@@ -37,6 +38,7 @@ class Rules:
         self.u = enc.u
         self.program = enc.program
         self.store = Store(enc)
+        self.graces = GraceRules(enc)
         self.facts: list = []
         self.hazards: list[Hazard] = []
         for thread in self.u.threads:
@@ -72,6 +74,8 @@ class Rules:
         elif isinstance(op, ir.AddCallback):
             self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
                                          enc.negate(self.store.truthy((op.fence, 0), x))))
+        elif isinstance(op, ir.Grace) and op.phase == "end":
+            self.facts.append(z3.Implies(runs, self.graces.over(thread, node, x)))
         self._hazards(thread, node, x)
 
     def _hazards(self, thread: Thread, node: Node, x: Ev) -> None:
@@ -212,6 +216,8 @@ class Rules:
             return self.enc.negate(self.acquire_enabled(thread, node, None))
         if isinstance(op, ir.StateOp) and op.verb == "wait":
             return self.enc.negate(self.store.available(op.obj, None))
+        if isinstance(op, ir.Grace) and op.phase == "end":
+            return self.enc.negate(self.graces.over(thread, node, None))
         return z3.BoolVal(False, self.enc.ctx)
 
     def ww_context_waits(self, thread: Thread, node: Node) -> list[tuple[int, object]]:

@@ -22,6 +22,7 @@ from checker.interleave.semantics import (MAX_THREADS, OBJECT_FIELDS, ThreadSpec
                                           is_blocking_lock)
 from checker.interleave.step import local_effect
 from model import ir, walk
+from model.grace import flushed_codes, grace_domains, in_read_section
 
 MAX_NODES_PER_THREAD = 40_000
 
@@ -93,6 +94,8 @@ class Unfolded:
     contended: frozenset[str]                    # blocking locks that can block another thread
     interrupt_cpus: dict[int, tuple[int, ...]]   # cpu -> interrupt threads on it
     release_edges: dict[tuple[str, int, int], tuple[str, ...]]
+    grace_domains: frozenset[str] = frozenset()  # domains some thread waits a grace period of
+    flushed: frozenset[str] = frozenset()        # codes whose instances some flush waits for
 
     @property
     def specs(self) -> list[ThreadSpec]:
@@ -295,7 +298,8 @@ def unfold(program: ir.Program, specs: list[ThreadSpec], reduce: bool = True) ->
         if t.interrupt:
             interrupt_cpus[t.cpu] = interrupt_cpus.get(t.cpu, ()) + (t.index,)
     unfolded = Unfolded(program, threads, _contended(program, threads), interrupt_cpus,
-                        build_model(program).release_edges)
+                        build_model(program).release_edges, grace_domains(program),
+                        flushed_codes(program))
     for thread in threads:
         for node in thread.nodes:
             node.visible = not reduce or is_visible(unfolded, thread, node)
@@ -326,18 +330,32 @@ def waiting_writer_op(unfolded: Unfolded, op: ir.Op) -> bool:
             and op.lock in unfolded.contended)
 
 
+def _moves_read_side(unfolded: Unfolded, thread: Thread, node: Node) -> bool:
+    """The node enters or leaves a read section some grace period waits for."""
+    for domain in unfolded.grace_domains:
+        inside = in_read_section(unfolded.program, domain, node.pre, thread.context)
+        for outcome in node.outcomes:
+            after = outcome.target is not None and in_read_section(
+                unfolded.program, domain, outcome.local, thread.context)
+            if inside != after:
+                return True
+    return False
+
+
 def is_visible(unfolded: Unfolded, thread: Thread, node: Node) -> bool:
     """Whether when this node runs can matter to another thread."""
     op = node.op
     if isinstance(op, (ir.Acquire, ir.TryAcquire, ir.Release)):
         if op.lock in unfolded.contended:
             return True
-    elif isinstance(op, (ir.StateOp, ir.Put, ir.TryState, ir.AddCallback, ir.Spawn)):
+    elif isinstance(op, (ir.StateOp, ir.Put, ir.TryState, ir.AddCallback, ir.Spawn, ir.Grace)):
         return True
     elif isinstance(op, (ir.Branch, ir.Assert)):
         if cond_class(unfolded.program, op.cond) == "shared":
             return True
-    elif isinstance(op, ir.Exit) and thread.interrupt:
+    elif isinstance(op, ir.Exit) and (thread.interrupt or thread.code.id in unfolded.flushed):
+        return True
+    if _moves_read_side(unfolded, thread, node):
         return True
     if isinstance(op, (ir.IrqOp, ir.Exit)) and unfolded.hosts_interrupts(thread):
         if not (isinstance(op, ir.IrqOp) and op.what == "preempt"):

@@ -1,0 +1,54 @@
+"""Who a grace period waits for: the read sections of an RCU or SRCU domain.
+
+A thread is in a read section of an SRCU domain while it holds that domain's
+lock (srcu_read_lock). Since the RCU flavours were consolidated (v4.20),
+synchronize_rcu() waits for every rcu_read_lock(), rcu_read_lock_bh() and
+rcu_read_lock_sched() section and for every region that cannot be preempted:
+interrupt handlers, code with hardirqs, bh or preemption disabled, and code
+holding a spinning lock. The engines and the Promela export ask this module,
+so they agree on it.
+"""
+from __future__ import annotations
+
+from model import ir, walk
+
+# Holding one of these makes a thread an RCU reader (spinning locks disable
+# preemption in a kernel without PREEMPT_RT).
+RCU_READ_SIDE_KINDS = frozenset({"rcu", "rcu_sched"}) | ir.SPINNING_KINDS
+
+GRACE_DOMAIN_KINDS = frozenset({"rcu", "rcu_sched", "srcu"})
+
+
+def in_read_section(program: ir.Program, domain: str, local: walk.ThreadState,
+                    context: ir.Context) -> bool:
+    """Whether a thread in this local state is a reader that a grace period of
+    `domain` waits for."""
+    if program.locks[domain].kind == "srcu":
+        return any(h.lock == domain for h in local.held)
+    if context.is_interrupt or local.hardirqs_off or local.softirq_off or local.preempt_off:
+        return True
+    return any(program.locks[h.lock].kind in RCU_READ_SIDE_KINDS for h in local.held)
+
+
+def grace_domains(program: ir.Program) -> frozenset[str]:
+    """The domains some code of the program waits a grace period of."""
+    return frozenset(op.target for code in program.codes.values() for op in code.ops
+                     if isinstance(op, ir.Grace) and op.what == "readers")
+
+
+def flushed_codes(program: ir.Program) -> frozenset[str]:
+    """Codes whose instances some flush waits for (every workqueue item, once a
+    workqueue is flushed)."""
+    waits = [op for code in program.codes.values() for op in code.ops
+             if isinstance(op, ir.Grace) and op.what != "readers"]
+    if any(op.what == "workqueue" for op in waits):
+        return frozenset(cid for cid, code in program.codes.items()
+                         if code.context is ir.Context.WORKQUEUE)
+    return frozenset(op.target for op in waits)
+
+
+def waits_for_instance(op: ir.Grace, code: ir.Code) -> bool:
+    """A flush waits for instances of this code."""
+    if op.what == "work":
+        return code.id == op.target
+    return op.what == "workqueue" and code.context is ir.Context.WORKQUEUE
