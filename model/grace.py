@@ -30,6 +30,18 @@ def in_read_section(program: ir.Program, domain: str, local: walk.ThreadState,
     return any(program.locks[h.lock].kind in RCU_READ_SIDE_KINDS for h in local.held)
 
 
+# lockdep's maps of a work item and of the workqueue, as lockdep names them.
+WORKQUEUE_MAP = "(wq_completion)events"
+
+
+def work_map(work: str) -> str:
+    return f"(work_completion)({work})"
+
+
+def is_flush_map(lock: str) -> bool:
+    return lock == WORKQUEUE_MAP or lock.startswith("(work_completion)(")
+
+
 def grace_domains(program: ir.Program) -> frozenset[str]:
     """The domains some code of the program waits a grace period of."""
     return frozenset(op.target for code in program.codes.values() for op in code.ops

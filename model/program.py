@@ -4,14 +4,13 @@ from __future__ import annotations
 import dataclasses
 from functools import lru_cache
 
-from model import ast, core, ir
+from model import ast, core, grace, ir
 from model.lower import Frame, LoweringError, Value, _CodeBuilder
 from model.resolve import Resolved
 from model.resolve_body import literal_type
 from model.span import TYPE_ERROR, Diagnostic, SourceFile, Span, is_prelude
 
 MAX_CALL_DEPTH = 64
-WORKQUEUE_MAP = "(wq_completion)events"
 
 
 class _Lowerer:
@@ -178,14 +177,14 @@ class _Lowerer:
 
     def work_map(self, work: str, site: ir.Site) -> str:
         """The lockdep map of a work item, which its worker holds while it runs."""
-        name = f"(work_completion)({work})"
+        name = grace.work_map(work)
         self.maps.setdefault(name, (work, site.span))
         return name
 
     def workqueue_map(self, site: ir.Site) -> str:
         """The lockdep map of the workqueue, which every worker holds while it runs."""
-        self.maps.setdefault(WORKQUEUE_MAP, (None, site.span))
-        return WORKQUEUE_MAP
+        self.maps.setdefault(grace.WORKQUEUE_MAP, (None, site.span))
+        return grace.WORKQUEUE_MAP
 
     def lower_code(self, code_id: str, name: str, context: ir.Context, body: ast.Block,
                    env: dict[str, Value], span: Span, returns_bool: bool = False) -> None:

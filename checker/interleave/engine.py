@@ -35,6 +35,7 @@ from checker.interleave.z3.scenario import (CycleQuestion, CycleVerdict, Scenari
 from checker.interleave.z3.search import Settings
 from checker.interleave.z3.theorem import cycle_classes
 from model import ir
+from model.grace import is_flush_map
 
 
 def run_interleaving_engine(program: ir.Program, options, findings: list[Finding],
@@ -177,6 +178,10 @@ def hidden_wait_in(program: ir.Program, cycle: CycleQuestion) -> str | None:
 
 
 def annotation_reason(annotation: str | None) -> str:
+    if annotation is not None and is_flush_map(annotation):
+        return (f"the cycle goes through `{annotation}`, the lockdep map of a flush: no "
+                "interleaving searched here deadlocks on it (the flush never waits for "
+                "the work while the lock is held), and lockdep's rule decides it")
     return (f"the cycle goes through `{annotation}`, a lockdep annotation that never "
             "blocks an interleaving: what it stands for (reclaim, fence signalling, "
             "a wait, an acquire context) runs in no thread here, so no search refutes "
