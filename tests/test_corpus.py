@@ -20,6 +20,7 @@ SPECS = ROOT / "specs"
 LIBRARIES = {
     "drm/sched_kill_jobs_common.lspec",
     "iommufd/dmabuf_import_common.lspec",
+    "net/xsk_pool_common.lspec",
     "vfio/dmabuf_common.lspec",
     "vfio/rfc_v2_common.lspec",
 }
@@ -36,6 +37,11 @@ CORPUS: dict[str, tuple[tuple[str | None, str], ...]] = {
     "iommufd/dmabuf_import_no_revoked_check.lspec": (("map_vs_reset", "use-after-revoke"),),
     "iommufd/pages_mutex_class.lspec": (),
     "iommufd/pages_mutex_shared_class.lspec": ((None, "deadlock"),),
+    "net/xsk_free_without_grace.lspec": (("teardown", "use-after-free"),),
+    "net/xsk_pool_teardown.lspec": (),
+    "net/xsk_unmap_before_napi_disable.lspec": (("teardown", "use-after-revoke"),),
+    "net/xsk_wakeup_no_check.lspec": (("teardown", "use-after-free"),),
+    "net/xsk_wakeup_outside_rcu.lspec": (("teardown", "use-after-free"),),
     "tenstorrent/pin_pages_vs_mmap.lspec": ((None, "deadlock"),),
     "tenstorrent/pin_pages_vs_mmap_fixed.lspec": (),
     "vfio/b06_revoke_wait_importers.lspec": (("before", "use-after-revoke"),),
@@ -58,6 +64,7 @@ PROVED = {
     "dma-buf/interconnect.lspec": ("import_only",),
     "drm/sched_kill_jobs_fixed.lspec": ("kill",),
     "iommufd/dmabuf_import.lspec": ("flr_with_unmap", "map_vs_reset"),
+    "net/xsk_pool_teardown.lspec": ("teardown",),
     "tenstorrent/pin_pages_vs_mmap_fixed.lspec": ("abba",),
     "vfio/b06_revoke_wait_importers.lspec": ("after",),
     "vfio/dmabuf_export.lspec": ("after",),
