@@ -96,8 +96,9 @@ def test_malformed_dump_is_a_located_error_with_exit_2(tmp_path):
 
 def test_vfio_dump_gives_exactly_the_planted_findings():
     """One drifted edge (memory_lock -> fs_reclaim), one order violation
-    (i_mmap_rwsem -> resv) and one cycle only the union has (f_count_atomic ->
-    dev_set_lock against the design's dev_set_lock -> f_count_atomic)."""
+    (i_mmap_rwsem -> resv) and one cycle only the union has (fs_reclaim -> resv,
+    a reclaim path taking a reservation lock, against the design's resv ->
+    fs_reclaim, an importer's GFP_KERNEL allocation under the resv)."""
     code, out, err = run_cli("conform", VFIO, "--lockdep", DUMP, "--chains", CHAINS)
     assert code == 1
     check_golden("conform/vfio_drift.txt", out)
@@ -108,7 +109,7 @@ def test_vfio_dump_gives_exactly_the_planted_findings():
     assert sorted((f["code"], tuple(f["locks"])) for f in result["findings"]) == [
         ("design-drift", ("memory_lock", "fs_reclaim")),
         ("runtime-order-violation", ("i_mmap_rwsem", "resv")),
-        ("union-cycle", ("dev_set_lock", "f_count_atomic"))]
+        ("union-cycle", ("resv", "fs_reclaim"))]
 
 
 def test_unexercised_design_edges_are_coverage_notes(tmp_path):
