@@ -44,8 +44,14 @@ def is_flush_map(lock: str) -> bool:
 
 def grace_domains(program: ir.Program) -> frozenset[str]:
     """The domains some code of the program waits a grace period of."""
-    return frozenset(op.target for code in program.codes.values() for op in code.ops
-                     if isinstance(op, ir.Grace) and op.what == "readers")
+    domains = set()
+    for code in program.codes.values():
+        for op in code.ops:
+            if isinstance(op, ir.Grace) and op.what == "readers":
+                domains.add(op.target)
+            elif isinstance(op, ir.Spawn) and op.after_grace is not None:
+                domains.add(op.after_grace)
+    return frozenset(domains)
 
 
 def flushed_codes(program: ir.Program) -> frozenset[str]:

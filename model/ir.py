@@ -263,11 +263,14 @@ class AddCallback:
 
 @dataclass(frozen=True)
 class Spawn:
-    """Deferral: start the thread `code` (schedule_work, irq_work_queue)."""
+    """Deferral: start the thread `code` (schedule_work, irq_work_queue). With
+    `after_grace` (call_rcu, kfree_rcu), the thread, an interrupt, may start only
+    once every read section of that domain in force at the spawn has ended."""
 
     code: str
     site: Site
     next: int
+    after_grace: str | None = None
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,12 @@ class _CodeBuilder:
         if name == "spawn":
             code = self.lowerer.request_spawn(args["work"].value, args["ctx"].value, site)
             return self.emit(ir.Spawn(code, site, k))
+        if name == "spawn_after_grace":
+            code = self.lowerer.request_spawn(args["work"].value, ir.Context.SOFTIRQ, site)
+            return self.emit(ir.Spawn(code, site, k, after_grace=args["l"].value))
+        if name == "free_after_grace":
+            code = self.lowerer.free_code(args["o"].value, site)
+            return self.emit(ir.Spawn(code, site, k, after_grace=args["l"].value))
         if name == "synchronize":
             return self.grace("readers", args["l"].value, site, k)
         if name == "flush":

@@ -186,6 +186,16 @@ class _Lowerer:
         self.maps.setdefault(grace.WORKQUEUE_MAP, (None, site.span))
         return grace.WORKQUEUE_MAP
 
+    def free_code(self, obj: str, site: ir.Site) -> str:
+        """The RCU callback of kfree_rcu(obj): it frees the object."""
+        code_id = f"kfree_rcu({obj})@{ir.Context.SOFTIRQ.value}"
+        if code_id not in self.codes:
+            at = ir.Site(site.span, site.stack)
+            ops = (ir.StateOp("free", obj, at, 1), ir.Exit(at))
+            self.codes[code_id] = ir.Code(code_id, "kfree_rcu", ir.Context.SOFTIRQ, ops, 0,
+                                          site.span)
+        return code_id
+
     def lower_code(self, code_id: str, name: str, context: ir.Context, body: ast.Block,
                    env: dict[str, Value], span: Span, returns_bool: bool = False) -> None:
         """Lower one thread; its exit is at the body's last character (the `}`)."""

@@ -193,9 +193,10 @@ class State:
     objects: tuple[tuple[int, ...], ...]       # Model.object_index order (see OBJECT_FIELDS)
     armed: frozenset[str] = frozenset()        # "fence:callback"
     running_irqs: tuple[int, ...] = ()         # started unfinished interrupts, in start order
-    # Threads between a grace period's or flush's begin and end, with the threads
-    # it still waits for (checker.interleave.step keeps the sets up to date).
-    graces: tuple[tuple[int, frozenset[int]], ...] = ()
+    # Threads between a grace period's or flush's begin and end (or RCU callbacks
+    # not yet started), with what they wait for: (thread, what, target, the threads
+    # still waited for); checker.interleave.step keeps the sets up to date.
+    graces: tuple[tuple[int, str, str, frozenset[int]], ...] = ()
 
 
 # The fields of each object kind's state tuple.
@@ -260,7 +261,7 @@ def may_run(state: State, index: int) -> bool:
         return False
     thread = state.threads[index]
     if pc == NOT_STARTED:
-        return interrupt_may_start(state, index)
+        return interrupt_may_start(state, index) and not grace_waits(state, index)
     top = cpu_top(state, thread.cpu)
     return top == index if thread.context.is_interrupt else top == -1
 
@@ -346,10 +347,10 @@ def valid_choices(model: Model, state: State, index: int) -> tuple[int, ...]:
 
 def grace_waits(state: State, index: int) -> frozenset[int]:
     """The threads a grace period or flush of thread `index` still waits for."""
-    return next((waited for syncer, waited in state.graces if syncer == index), frozenset())
+    return next((entry[3] for entry in state.graces if entry[0] == index), frozenset())
 
 
-def grace_waited(model: Model, state: State, index: int, op: ir.Grace) -> frozenset[int]:
+def grace_waited(model: Model, state: State, index: int, op) -> frozenset[int]:
     """Whom a grace period or flush beginning now waits for: the threads in a read
     section of its domain (the syncing thread too: it would wait for itself), or
     the unfinished instances of the work it flushes."""
@@ -361,7 +362,7 @@ def grace_waited(model: Model, state: State, index: int, op: ir.Grace) -> frozen
                      and waits_for_instance(op, program.codes[t.code]))
 
 
-def left_grace(model: Model, state: State, index: int, op: ir.Grace) -> bool:
+def left_grace(model: Model, state: State, index: int, op) -> bool:
     """Thread `index` no longer holds up the grace period or flush `op`."""
     if state.pcs[index] == FINISHED:
         return True

@@ -10,10 +10,11 @@ mutable scratch copy of the state that is frozen again at the end.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from checker.interleave.semantics import (FINISHED, MAX_THREADS, NOT_STARTED, START, Event,
                                           LockState, Model, State, ThreadLimit, ThreadSpec,
-                                          Violation, cookie_skips, current_op, evaluate,
+                                          Violation, cookie_skips, evaluate,
                                           grace_waited, left_grace, thread_index)
 from model import ir, walk
 
@@ -130,7 +131,7 @@ class _Step:
     armed: set[str]
     threads: list[ThreadSpec]
     running_irqs: list[int]
-    graces: list[tuple[int, frozenset[int]]]
+    graces: list[tuple[int, str, str, frozenset[int]]]
     violation: Violation | None = None
 
     @property
@@ -164,6 +165,7 @@ def apply(model: Model, state: State, event: Event) -> tuple[State, Violation | 
     if event.op_index == START:
         step.pcs[index] = model.program.codes[step.thread.code].entry
         step.running_irqs.append(index)
+        step.graces = [entry for entry in step.graces if entry[0] != index]
         return step.freeze(), None
     code = model.program.codes[step.thread.code]
     op = code.ops[event.op_index]
@@ -193,12 +195,18 @@ def _graces_after(model: Model, state: State, index: int):
     """Thread `index` has stepped: it no longer holds up the grace periods and
     flushes it has left (a read section ended, the work finished)."""
     out = []
-    for syncer, waited in state.graces:
-        op = current_op(model, state, syncer)
-        if index in waited and left_grace(model, state, index, op):
+    for syncer, what, target, waited in state.graces:
+        if index in waited and left_grace(model, state, index, _Wait(what, target)):
             waited = waited - {index}
-        out.append((syncer, waited))
+        out.append((syncer, what, target, waited))
     return tuple(out)
+
+
+class _Wait(NamedTuple):
+    """What a grace period or flush waits for (an `ir.Grace` without its place)."""
+
+    what: str
+    target: str
 
 
 def _shared_locks(step: _Step, outcome: LocalOutcome) -> None:
@@ -258,7 +266,8 @@ def _on_add_callback(step: _Step, op: ir.AddCallback, choice: int) -> None:
 
 def _on_grace(step: _Step, op: ir.Grace, choice: int) -> None:
     if op.phase == "begin":
-        step.graces.append((step.index, grace_waited(step.model, step.state, step.index, op)))
+        step.graces.append((step.index, op.what, op.target,
+                            grace_waited(step.model, step.state, step.index, op)))
     else:
         step.graces = [entry for entry in step.graces if entry[0] != step.index]
 
@@ -272,6 +281,10 @@ def _on_spawn(step: _Step, op: ir.Spawn, choice: int) -> None:
         cpu = step.thread.cpu
     else:
         cpu = 1 + max(t.cpu for t in step.threads)
+    if op.after_grace is not None:
+        wait = _Wait("readers", op.after_grace)
+        step.graces.append((len(step.threads), wait.what, wait.target,
+                            grace_waited(step.model, step.state, step.index, wait)))
     step.threads.append(ThreadSpec(f"{op.code}#{copy}", op.code, cpu, context))
     step.pcs.append(NOT_STARTED if context.is_interrupt
                     else step.model.program.codes[op.code].entry)

@@ -10,7 +10,9 @@ the same over states):
   re-entry does not count twice); a thread that begins inside one waits for
   itself and never ends;
 - a flush: every instance of the work spawned before x1 has finished
-  before x2.
+  before x2;
+- an RCU callback (call_rcu, kfree_rcu) may start at x2 once the grace
+  period from its spawn x1 is over.
 
 Each `end` node has one predecessor, its `begin` node (the unfolding keys a
 node by its op and local state, and a grace op changes neither).
@@ -35,20 +37,45 @@ class GraceRules:
         x1 = self.enc.ev(thread.index, begin)
         op = node.op
         if op.what == "readers":
-            return self._readers_left(thread, thread.nodes[begin], op.target, x1, x2)
+            if self.reader(thread, thread.nodes[begin], op.target):
+                return self.enc.conj(False)            # it waits for itself
+            return self._readers_left({thread.index}, op.target, x1, x2)
         return self._instances_finished(op, x1, x2)
+
+    def callback_may_start(self, thread: Thread, x2: Ev | None):
+        """An RCU callback (spawned after a grace period) may start at x2: the grace
+        period from its spawn is over."""
+        if thread.parent is None:
+            return self.enc.true
+        parent, op_index = thread.parent
+        domain = self.enc.u.threads[parent].code.ops[op_index].after_grace
+        if domain is None:
+            return self.enc.true
+        enc = self.enc
+        spawner = enc.u.threads[parent]
+        facts = []
+        for node in spawner.nodes:
+            if node.op_index != op_index:
+                continue
+            # The spawner is at its own event at x1: it is waited for if it is a reader
+            # there, and then until it has left.
+            own = self._left(spawner, node, domain, x2) if self.reader(spawner, node, domain) \
+                else enc.true
+            others = self._readers_left({thread.index, parent}, domain,
+                                        enc.ev(parent, node.index), x2)
+            facts.append(enc.disj(enc.negate(enc.ex[parent][node.index]),
+                                  enc.conj(own, others)))
+        return enc.conj(*facts)
 
     # ------------------------------------------------------------ grace periods
     def reader(self, thread: Thread, node: Node, domain: str) -> bool:
         return in_read_section(self.program, domain, node.pre, thread.context)
 
-    def _readers_left(self, thread: Thread, begin: Node, domain: str, x1: Ev, x2):
+    def _readers_left(self, excluded: set[int], domain: str, x1: Ev, x2):
         enc = self.enc
-        if self.reader(thread, begin, domain):
-            return enc.conj(False)
         facts = []
         for other in enc.u.threads:
-            if other.index == thread.index:
+            if other.index in excluded:
                 continue
             for node in other.nodes:
                 if self.reader(other, node, domain):

@@ -160,11 +160,15 @@ class Rules:
                    if self.masks(node, irq)]
         if blocked:
             self.facts.append(z3.Implies(enc.started[irq.index], enc.negate(enc.disj(*blocked))))
+        gate = self.graces.callback_may_start(irq, start)
+        if not z3.is_true(gate):
+            self.facts.append(z3.Implies(enc.started[irq.index], gate))
 
     def cannot_start_at_end(self, irq: Thread):
-        return self.enc.disj(*(self.enc.stopped(other.index, node.index)
-                               for other in self.u.others_on_cpu(irq) for node in other.nodes
-                               if self.masks(node, irq)))
+        masked = [self.enc.stopped(other.index, node.index)
+                  for other in self.u.others_on_cpu(irq) for node in other.nodes
+                  if self.masks(node, irq)]
+        return self.enc.disj(*masked, self.enc.negate(self.graces.callback_may_start(irq, None)))
 
     # ------------------------------------------------------------ locks
     def _own(self, node: Node, lock: str) -> tuple[bool, bool]:
