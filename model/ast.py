@@ -130,7 +130,17 @@ class Assert:
     span: Span
 
 
-Stmt = Union[CallStmt, Block, If, Either, Return, Repeat, Assert]
+@dataclass(frozen=True)
+class Let:
+    """`let x = e;`: a thread-local name for the rest of its block. A condition is
+    read once, here; a value (a lock, an object, a number) is bound as it is."""
+
+    name: Ident
+    value: Expr
+    span: Span
+
+
+Stmt = Union[CallStmt, Block, If, Either, Return, Repeat, Assert, Let]
 
 
 # --------------------------------------------------------------- declarations

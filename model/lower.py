@@ -42,6 +42,10 @@ class Frame:
     def returning_bool(self, targets: tuple[int, int]) -> "Frame":
         return Frame(self.env, self.stack, self.ret, targets, self.running)
 
+    def binding(self, name: str, value: "Value") -> "Frame":
+        return Frame({**self.env, name: value}, self.stack, self.ret, self.ret_targets,
+                     self.running)
+
 
 class LoweringError(Exception):
     """Abandons a statement (or, when `fatal`, the whole thread); the diagnostic is
@@ -92,6 +96,10 @@ class _CodeBuilder:
     # ------------------------------------------------------------- statements
     def stmts(self, stmts: tuple[ast.Stmt, ...], k: int, frame: Frame) -> int:
         entry = k
+        bound = next((i for i, stmt in enumerate(stmts) if isinstance(stmt, ast.Let)), None)
+        if bound is not None:
+            entry = self.let(stmts[bound], stmts[bound + 1:], k, frame)
+            stmts = stmts[:bound]
         for stmt in reversed(stmts):
             self.enter(stmt.span, frame)
             try:
@@ -103,6 +111,32 @@ class _CodeBuilder:
             finally:
                 self.depth -= 1
         return entry
+
+    def let(self, let: ast.Let, rest: tuple[ast.Stmt, ...], k: int, frame: Frame) -> int:
+        """`let x = e;` and the rest of its block. A condition is read here, and the
+        rest is lowered once for each value it can have (a thread-local copy is
+        exactly that: which way it went); a value is bound as it is."""
+        self.enter(let.span, frame)
+        try:
+            name = let.name.text
+            if self.is_condition(let.value, frame):
+                then = self.stmts(rest, k, frame.binding(name, Value("bool", True)))
+                orelse = self.stmts(rest, k, frame.binding(name, Value("bool", False)))
+                return self.cond(let.value, then, orelse, frame)
+            value = self.lowerer.value(let.value, frame)
+            return self.stmts(rest, k, frame.binding(name, value))
+        finally:
+            self.depth -= 1
+
+    def is_condition(self, expr: ast.Expr, frame: Frame) -> bool:
+        if isinstance(expr, (ast.Not, ast.BoolOp, ast.Compare, ast.BoolLit)):
+            return True
+        if isinstance(expr, ast.Call):
+            builtin = core.BUILTINS.get(expr.name.text)
+            return builtin is None or builtin.role != "value"
+        if isinstance(expr, ast.Name):
+            return self.lowerer.value(expr, frame).type == "flag"
+        return False
 
     def stmt(self, stmt: ast.Stmt, k: int, frame: Frame) -> int:
         site = ir.Site(stmt.span, frame.stack)

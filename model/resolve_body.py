@@ -69,6 +69,8 @@ def calls_in(node):
             stack.append(item.body)
         elif isinstance(item, ast.Assert):
             stack.append(item.cond)
+        elif isinstance(item, ast.Let):
+            stack.append(item.value)
         elif isinstance(item, ast.Return) and item.value is not None:
             stack.append(item.value)
         elif isinstance(item, ast.Not):
@@ -168,7 +170,41 @@ class BodyChecker:
     # ------------------------------------------------------------- statements
     def check_block(self, block: ast.Block, params, returns_bool: bool) -> None:
         for stmt in block.stmts:
-            self.check_stmt(stmt, params, returns_bool)
+            if isinstance(stmt, ast.Let):
+                params = self.check_let(stmt, params)
+            else:
+                self.check_stmt(stmt, params, returns_bool)
+
+    def check_let(self, stmt: ast.Let, params) -> dict:
+        """A local is visible in the rest of its block; its type is `bool` for a
+        condition (read once, here) and the value's own type otherwise."""
+        name = stmt.name.text
+        if name in params or name in self.locks or name in self.objects or \
+                name in self.fns or core.constant_type(name) or name in core.BUILTINS:
+            self.error(TYPE_ERROR, f"`{name}` is already a name here; a local needs a name "
+                       "of its own", stmt.name.span)
+            return params
+        if self.is_condition(stmt.value, params):
+            self.check_cond(stmt.value, params)
+            kind = "bool"
+        else:
+            kind = self.check_value(stmt.value, params)
+        types = (ast.Ident(kind, stmt.name.span),) if kind else ()
+        return {**params, name: ast.Param(stmt.name, types, stmt.span)}
+
+    def is_condition(self, expr: ast.Expr, params) -> bool:
+        if isinstance(expr, (ast.Not, ast.BoolOp, ast.Compare, ast.BoolLit)):
+            return True
+        if isinstance(expr, ast.Call):
+            builtin = core.BUILTINS.get(expr.name.text)
+            return builtin is None or builtin.role != "value"
+        if isinstance(expr, ast.Name) and expr.ident.text in params:
+            types = params[expr.ident.text].types
+            return len(types) == 1 and types[0].text == "flag"
+        if isinstance(expr, ast.Name):
+            declared = self.objects.get(expr.ident.text)
+            return declared is not None and declared.kind == "flag"
+        return False
 
     def check_stmt(self, stmt: ast.Stmt, params, returns_bool: bool) -> None:
         if isinstance(stmt, ast.CallStmt):

@@ -239,6 +239,9 @@ class Builder(Transformer_NonRecursive):
     def assert_stmt(self, c):
         return ast.Assert(c[1], self.span(c))
 
+    def let_stmt(self, c):
+        return ast.Let(self.ident(c[1]), c[3], self.span(c))
+
     def empty_stmt(self, _):
         return None
 

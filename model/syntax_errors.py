@@ -26,10 +26,11 @@ CONTEXTS = ", ".join(c.value for c in Context)
 # Token types that start a declaration, a statement, an expression.
 DECL_STARTS = frozenset({"SPEC", "IMPORT", "OPTION", "LOCK", "OBJECT", "ORDER", "FN", "PATH",
                          "SCENARIO", "EXPECT"})
-STMT_STARTS = frozenset({"NAME", "IF", "EITHER", "RETURN", "REPEAT", "ASSERT", "LBRACE",
+STMT_STARTS = frozenset({"NAME", "IF", "EITHER", "RETURN", "REPEAT", "ASSERT", "LET", "LBRACE",
                          "SEMICOLON"})
 KEYWORD_TYPES = DECL_STARTS | frozenset({"CLASS", "LOCKDEP", "IN", "IF", "ELSE", "EITHER", "OR",
-                                         "RETURN", "REPEAT", "ASSERT", "TRUE", "FALSE", "NULL"})
+                                         "RETURN", "REPEAT", "ASSERT", "LET", "TRUE", "FALSE",
+                                         "NULL"})
 EXPR_STARTS = frozenset({"NAME", "INT", "STRING", "TRUE", "FALSE", "NULL", "LPAR", "BANG"})
 GROUPS = ((DECL_STARTS, "a declaration"), (STMT_STARTS, "a statement"),
           (EXPR_STARTS, "an expression"))
