@@ -10,8 +10,9 @@ where that thread's next step is local (see `is_local_step`): a step that
 touches only the thread's own state, or locks and objects no other thread
 will ever touch again, commutes with every step of the others, so every order
 of it against them reaches the same violations and stuck states. Runs are
-finite (each step advances a pc in an acyclic code graph or starts a thread),
-so the reduction needs no cycle proviso. `por=False` explores every
+finite (each step advances a pc in an acyclic code graph or starts a thread,
+or puts a thread to sleep in a wait_event(), which only a wake-up, another
+thread's step, lets it check again), so the reduction needs no cycle proviso. `por=False` explores every
 interleaving.
 
 `explore_all` is the exhaustive mode: it does not stop at the first violation
@@ -118,7 +119,8 @@ class _StateKeys:
 
     def key(self, state: State) -> tuple:
         return (state.pcs, tuple(self.intern(local) for local in state.locals), state.locks,
-                state.objects, state.armed, state.running_irqs, self.intern(state.threads))
+                state.objects, state.armed, state.running_irqs, self.intern(state.threads),
+                state.graces, state.sleepers)
 
 
 def _finish_stuck(model: Model, state: State, path, count: int) -> ExploreResult:
@@ -205,6 +207,8 @@ def op_resources(model: Model, code_id: str, pc: int) -> frozenset[str]:
             touched.add("lock:" + op.lock)
     elif isinstance(op, (ir.Branch, ir.Assert)):
         touched |= {"obj:" + name for name in condition_objects(op.cond)}
+    elif isinstance(op, ir.SleepUntil):
+        touched |= {"obj:" + name for name in condition_objects(op.cond) | {op.queue}}
     elif isinstance(op, ir.StateOp):
         touched.add("obj:" + op.obj.split(":", 1)[0])
     elif isinstance(op, (ir.Put, ir.TryState)):
@@ -443,8 +447,13 @@ class _SymmetricKeys(_StateKeys):
         locks = tuple((rename[e.writer] if e.writer >= 0 else -1,
                        tuple(sorted(rename[r] for r in e.readers)), e.ctx)
                       for e in state.locks)
+        graces = tuple(sorted((rename[syncer], what, target,
+                               frozenset(rename[i] for i in waited))
+                              for syncer, what, target, waited in state.graces))
+        sleepers = tuple(sorted((rename[i], woken) for i, woken in state.sleepers))
         return (tuple(pcs), tuple(local_ids), locks, state.objects, state.armed,
-                tuple(rename[i] for i in state.running_irqs), self.intern(state.threads))
+                tuple(rename[i] for i in state.running_irqs), self.intern(state.threads),
+                graces, sleepers)
 
 
 class _Collected:
