@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from model.ir import LOCK_KINDS, OBJECT_KINDS, Context
 
 LOCK_KIND_NAMES = LOCK_KINDS | frozenset({"rcu_sched"})
-VALUE_TYPES = frozenset({"gfp", "fn", "int", "bool", "mode", "context", "string", "null"})
+VALUE_TYPES = frozenset({"gfp", "fn", "int", "bool", "mode", "context", "string", "null",
+                         "cond"})
 TYPE_NAMES = LOCK_KIND_NAMES | OBJECT_KINDS | VALUE_TYPES | frozenset({"lock", "object"})
 
 REQUIRED = object()
@@ -69,9 +70,12 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("try_wait", (_p("c", "completion"),), "effect"),
     Builtin("spawn", (_p("work", "fn"), _p("ctx", "context")), "stmt"),
     # Grace periods and flushes wait for what was under way when they began.
-    Builtin("synchronize", (_p("l", "rcu|rcu_sched|srcu"),), "stmt"),
-    Builtin("flush", (_p("work", "fn"),), "stmt"),
-    Builtin("flush_all", (), "stmt"),
+    Builtin("grace_period", (_p("l", "rcu|rcu_sched|srcu"),), "stmt"),
+    Builtin("wait_work", (_p("work", "fn"),), "stmt"),
+    Builtin("wait_all_work", (), "stmt"),
+    # Wait queues: sleep until a condition holds at a check after a wake-up.
+    Builtin("sleep_on", (_p("q", "waitqueue"), _p("c", "cond")), "stmt"),
+    Builtin("wake_queue", (_p("q", "waitqueue"),), "stmt"),
     Builtin("spawn_after_grace", (_p("work", "fn"), _p("l", "rcu|rcu_sched|srcu")), "stmt"),
     Builtin("free_after_grace", (_p("o", "memory|refcounted"), _p("l", "rcu|rcu_sched|srcu")),
             "stmt"),

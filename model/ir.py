@@ -54,7 +54,7 @@ SPINNING_KINDS = frozenset({"spinlock", "raw_spinlock", "rwlock", "seqlock", "lo
 LOCK_KINDS = SLEEPING_KINDS | SPINNING_KINDS | frozenset({"ww_ctx", "rcu", "rcu_sched", "srcu",
                                                          "lockdep_map"})
 OBJECT_KINDS = frozenset({"revocable", "refcounted", "memory", "completion", "fence",
-                          "flag", "counter"})
+                          "flag", "counter", "waitqueue"})
 
 # lockdep wait types (lockdep_types.h); a lock's inner type bounds what may nest in it.
 WAIT_INV, WAIT_FREE, WAIT_SPIN, WAIT_CONFIG, WAIT_SLEEP = 0, 1, 2, 3, 4
@@ -290,6 +290,18 @@ class Grace:
 
 
 @dataclass(frozen=True)
+class SleepUntil:
+    """wait_event(queue, cond): a check that finds `cond` true passes; one that finds
+    it false puts the thread to sleep on `queue` until a wake-up (`StateOp wake`)
+    and it checks again. A wake-up that comes before the sleep is lost."""
+
+    queue: str
+    cond: "Cond"
+    site: Site
+    next: int
+
+
+@dataclass(frozen=True)
 class Assert:
     cond: Cond
     message: str
@@ -303,7 +315,7 @@ class Exit:
 
 
 Op = Union[Acquire, TryAcquire, Release, IrqOp, MightSleep, GfpScope, Branch, Choice,
-           StateOp, Put, TryState, AddCallback, Spawn, Grace, Assert, Exit]
+           StateOp, Put, TryState, AddCallback, Spawn, Grace, SleepUntil, Assert, Exit]
 
 
 def successors(op: Op) -> tuple[int, ...]:

@@ -217,14 +217,17 @@ class _CodeBuilder:
         if name == "free_after_grace":
             code = self.lowerer.free_code(args["o"].value, site)
             return self.emit(ir.Spawn(code, site, k, after_grace=args["l"].value))
-        if name == "synchronize":
+        if name == "sleep_on":
+            inner, where = args["c"].value
+            return self.emit(ir.SleepUntil(args["q"].value, self.pure_cond(inner, where), site, k))
+        if name == "grace_period":
             return self.grace("readers", args["l"].value, site, k)
-        if name == "flush":
+        if name == "wait_work":
             work = args["work"].value
             target = f"{work}@{ir.Context.WORKQUEUE.value}"
             return self.touch(self.lowerer.work_map(work, site), site,
                               self.grace("work", target, site, k))
-        if name == "flush_all":
+        if name == "wait_all_work":
             return self.touch(self.lowerer.workqueue_map(site), site,
                               self.grace("workqueue", "", site, k))
         if name == "assert_held":
@@ -358,6 +361,9 @@ class _CodeBuilder:
             value = self.lowerer.value(expr, frame)
             if value.type == "bool":
                 return ir.CConst(value.value)
+            if value.type == "cond":
+                inner, where = value.value
+                return self.pure_cond(inner, where)
             if value.type != "flag":
                 self.lowerer.error(f"`{expr.ident.text}` is a {value.type}, not a condition",
                                    expr.span, frame.stack)

@@ -124,6 +124,8 @@ class _Lowerer:
         return args
 
     def typed(self, call, name: str, types: frozenset[str], arg: ast.Arg, frame: Frame) -> Value:
+        if "cond" in types:            # read where it is used, as often as it is
+            return Value("cond", (arg.value, frame))
         value = self.value(arg.value, frame)
         if types and not core.type_matches(value.type, types):
             self.error(f"`{call.name.text}` wants {' or '.join(sorted(types))} for `{name}`, "

@@ -255,7 +255,7 @@ class BodyChecker:
             self.check_call(expr, params, statement=False)
         elif isinstance(expr, ast.Name):
             kind = self.name_type(expr.ident, params)
-            if kind not in (None, "flag", "bool"):
+            if kind not in (None, "flag", "bool", "cond"):
                 self.error(TYPE_ERROR, f"`{expr.ident.text}` is a {kind}, not a condition",
                            expr.span, "conditions are flags, predicates like `revoked(b)`, "
                            "comparisons, or calls of `-> bool` functions")
@@ -263,6 +263,22 @@ class BodyChecker:
             self.error(TYPE_ERROR, "not a condition", expr.span,
                        "conditions are `true`, `false`, flags, predicates like "
                        "`revoked(b)`, comparisons, or calls of `-> bool` functions")
+
+    def check_wait_cond(self, expr: ast.Expr, params) -> None:
+        """A condition a waiter re-reads at every check: one flag, predicate or
+        comparison, possibly negated."""
+        inner = expr
+        while isinstance(inner, ast.Not):
+            inner = inner.operand
+        pure = isinstance(inner, (ast.BoolLit, ast.Name, ast.Compare)) or (
+            isinstance(inner, ast.Call) and inner.name.text in core.BUILTINS
+            and core.BUILTINS[inner.name.text].role == "cond" and inner.name.text != "nondet")
+        if not pure:
+            self.error(TYPE_ERROR, "a wait condition is re-read at every check: one flag, "
+                       "predicate or comparison, possibly negated", expr.span,
+                       "wait on one condition and test the others after the wait")
+            return
+        self.check_cond(expr, params)
 
     def check_operand(self, expr: ast.Expr, params) -> None:
         """A side of a comparison: a value, or `count(obj)`."""
@@ -401,6 +417,9 @@ class BodyChecker:
 
     def check_arg_type(self, call, pname, types, arg: ast.Arg, params) -> None:
         value = arg.value
+        if "cond" in types:
+            self.check_wait_cond(value, params)
+            return
         actual = self.check_value(value, params)
         if "bool" in types and actual is not None and actual != "bool":
             self.error(TYPE_ERROR, f"`{pname}` of `{call.name.text}` is `true` or `false`",

@@ -429,6 +429,9 @@ class _Walker:
     def on_Grace(self, at: int, op: ir.Grace, state: _State):
         return [(op.next, state)]
 
+    def on_SleepUntil(self, at: int, op: ir.SleepUntil, state: _State):
+        return [(op.next, state)]
+
     def on_Assert(self, at: int, op: ir.Assert, state: _State):
         value = evaluate_local(op.cond, state, self.context, self.program)
         if value is False and is_thread_local(op.cond):
@@ -449,7 +452,7 @@ class _Walker:
 
 _OP_KINDS = (ir.Acquire, ir.TryAcquire, ir.Release, ir.IrqOp, ir.MightSleep, ir.GfpScope,
              ir.Branch, ir.Choice, ir.StateOp, ir.Put, ir.TryState, ir.AddCallback, ir.Spawn,
-             ir.Grace, ir.Assert, ir.Exit)
+             ir.Grace, ir.SleepUntil, ir.Assert, ir.Exit)
 _READ = {ir.Mode.WRITE: 0, ir.Mode.READ: 1, ir.Mode.RECURSIVE: 2}
 
 

@@ -179,8 +179,8 @@ def test_a_flush_under_a_lock_the_work_takes_is_a_confirmed_cycle():
 
 
 def test_synchronize_takes_only_a_grace_domain():
-    bad = compile_text("import kernel\nlock M : mutex\npath p in process { synchronize(M); }\n")
-    assert any("synchronize" in d.message or "rcu" in d.message for d in bad.diagnostics), \
+    bad = compile_text("import kernel\nlock M : mutex\npath p in process { grace_period(M); }\n")
+    assert any("grace_period" in d.message or "rcu" in d.message for d in bad.diagnostics), \
         bad.diagnostics
 
 

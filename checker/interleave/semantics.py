@@ -197,6 +197,8 @@ class State:
     # not yet started), with what they wait for: (thread, what, target, the threads
     # still waited for); checker.interleave.step keeps the sets up to date.
     graces: tuple[tuple[int, str, str, frozenset[int]], ...] = ()
+    # Threads asleep in a wait_event(), each with whether a wake-up has come since.
+    sleepers: tuple[tuple[int, bool], ...] = ()
 
 
 # The fields of each object kind's state tuple.
@@ -208,6 +210,7 @@ OBJECT_FIELDS = {
     "counter": ("value",),
     "completion": ("signalled", "count"),    # done for all (complete_all), complete()s left
     "fence": ("signalled",),
+    "waitqueue": (),
 }
 
 
@@ -224,6 +227,8 @@ def initial_object(obj: ir.Obj) -> tuple[int, ...]:
         return (1 if obj.init else 0, 0)
     if obj.kind in ("flag", "fence"):
         return (1 if obj.init else 0,)
+    if obj.kind == "waitqueue":
+        return ()
     return (obj.init,)
 
 
@@ -342,6 +347,11 @@ def valid_choices(model: Model, state: State, index: int) -> tuple[int, ...]:
         return (1,) if object_field(model, state, op.fence, 0) else (0,)
     if isinstance(op, ir.Grace) and op.phase == "end":
         return () if grace_waits(state, index) else (0,)
+    if isinstance(op, ir.SleepUntil):
+        if (index, False) in state.sleepers:
+            return ()                                    # asleep, no wake-up yet
+        value = evaluate(model, state, index, op.cond)
+        return (0, 1) if value is None else (0,) if value else (1,)
     return (0,)
 
 
@@ -477,6 +487,9 @@ def stuck_violation(model: Model, state: State) -> Violation | None:
             edges += [(index, holder, op.lock) for holder in lock_holders(model, state, index, op)]
         elif isinstance(op, ir.StateOp):
             waits.append((index, "wait", f"wait({op.obj}), not signalled"))
+        elif isinstance(op, ir.SleepUntil):
+            waits.append((index, "wait", f"wait_event({op.queue}): asleep, and no wake-up "
+                          "will come"))
         elif isinstance(op, ir.Grace):
             waited = sorted(grace_waits(state, index))
             waits.append((index, "wait", grace_text(op, [state.threads[i].label for i in waited])))

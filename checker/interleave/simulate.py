@@ -136,6 +136,9 @@ def describe_op(op: ir.Op, choice: int) -> str:
         return f"queue {op.code}"
     if isinstance(op, ir.Grace):
         return grace_step_text(op)
+    if isinstance(op, ir.SleepUntil):
+        outcome = "holds" if choice == 0 else "false, sleeps"
+        return f"wait_event({op.queue}, {condition_text(op.cond)}): {outcome}"
     if isinstance(op, ir.Assert):
         return op.message
     return "return"

@@ -132,6 +132,7 @@ class _Step:
     threads: list[ThreadSpec]
     running_irqs: list[int]
     graces: list[tuple[int, str, str, frozenset[int]]]
+    sleepers: list[tuple[int, bool]]
     violation: Violation | None = None
 
     @property
@@ -153,7 +154,8 @@ class _Step:
         threads = old.threads if len(self.threads) == len(old.threads) else tuple(self.threads)
         armed = old.armed if self.armed == old.armed else frozenset(self.armed)
         return State(threads, tuple(self.pcs), tuple(self.locals), tuple(self.locks),
-                     tuple(self.objects), armed, tuple(self.running_irqs), tuple(self.graces))
+                     tuple(self.objects), armed, tuple(self.running_irqs), tuple(self.graces),
+                     tuple(sorted(self.sleepers)))
 
 
 def apply(model: Model, state: State, event: Event) -> tuple[State, Violation | None]:
@@ -161,7 +163,7 @@ def apply(model: Model, state: State, event: Event) -> tuple[State, Violation | 
     index = thread_index(state, event.thread)
     step = _Step(model, state, index, list(state.pcs), list(state.locals), list(state.locks),
                  list(state.objects), set(state.armed), list(state.threads),
-                 list(state.running_irqs), list(state.graces))
+                 list(state.running_irqs), list(state.graces), list(state.sleepers))
     if event.op_index == START:
         step.pcs[index] = model.program.codes[step.thread.code].entry
         step.running_irqs.append(index)
@@ -179,6 +181,8 @@ def apply(model: Model, state: State, event: Event) -> tuple[State, Violation | 
         step.pcs[index] = FINISHED
         if index in step.running_irqs:
             step.running_irqs.remove(index)
+    elif isinstance(op, ir.SleepUntil) and event.choice == 1:
+        pass                                           # asleep at the same op
     else:
         step.pcs[index] = ir.successors(op)[event.choice]
         for obj in model.release_edges.get((code.id, event.op_index, event.choice), ()):
@@ -272,6 +276,22 @@ def _on_grace(step: _Step, op: ir.Grace, choice: int) -> None:
         step.graces = [entry for entry in step.graces if entry[0] != step.index]
 
 
+def _on_sleep_until(step: _Step, op: ir.SleepUntil, choice: int) -> None:
+    """A check: it passes (choice 0), or the thread sleeps until a wake-up (1)."""
+    step.sleepers = [entry for entry in step.sleepers if entry[0] != step.index]
+    if choice == 1:
+        step.sleepers.append((step.index, False))
+
+
+def _wake(step: _Step, op: ir.StateOp) -> None:
+    """Every thread asleep on the queue is woken and will check again."""
+    woken = []
+    for thread, was_woken in step.sleepers:
+        waiting = step.model.program.codes[step.threads[thread].code].ops[step.pcs[thread]]
+        woken.append((thread, was_woken or waiting.queue == op.obj))
+    step.sleepers = woken
+
+
 def _on_spawn(step: _Step, op: ir.Spawn, choice: int) -> None:
     if len(step.threads) >= MAX_THREADS:
         raise ThreadLimit(f"more than {MAX_THREADS} threads")
@@ -294,6 +314,9 @@ def _on_spawn(step: _Step, op: ir.Spawn, choice: int) -> None:
 def _on_state(step: _Step, op: ir.StateOp, choice: int) -> None:
     if op.verb == "disarm":
         step.armed.discard(op.obj)
+        return
+    if op.verb == "wake_queue":
+        _wake(step, op)
         return
     kind = step.model.program.objects[op.obj].kind
     values = step.obj(op.obj)
@@ -389,5 +412,6 @@ _STATE_VERBS = {
 _SHARED_EFFECTS = {
     ir.StateOp: _on_state, ir.Put: _on_put, ir.TryState: _on_try_state,
     ir.AddCallback: _on_add_callback,
-    ir.Spawn: _on_spawn, ir.Grace: _on_grace, ir.Assert: _on_assert,
+    ir.Spawn: _on_spawn, ir.Grace: _on_grace, ir.SleepUntil: _on_sleep_until,
+    ir.Assert: _on_assert,
 }

@@ -18,7 +18,7 @@ from checker.interleave.z3.encode import Encoding, Ev, Hold, before
 from checker.interleave.z3.graces import GraceRules
 from checker.interleave.z3.state import Store
 from checker.interleave.z3.threads import Node, Thread, cond_class, waiting_writer_op
-from model import ir
+from model import ir, walk
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Rules:
         self.program = enc.program
         self.store = Store(enc)
         self.graces = GraceRules(enc)
+        self.sleep_times: dict[tuple[int, int], z3.ArithRef] = {}
         self.facts: list = []
         self.hazards: list[Hazard] = []
         for thread in self.u.threads:
@@ -76,6 +77,10 @@ class Rules:
                                          enc.negate(self.store.truthy((op.fence, 0), x))))
         elif isinstance(op, ir.Grace) and op.phase == "end":
             self.facts.append(z3.Implies(runs, self.graces.over(thread, node, x)))
+        elif isinstance(op, ir.SleepUntil):
+            # A check may come whenever the thread likes: it passes where the
+            # condition holds (earlier checks that failed only slept).
+            self.facts.append(z3.Implies(runs, self.wait_condition(thread, node, x, True)))
         self._hazards(thread, node, x)
 
     def _hazards(self, thread: Thread, node: Node, x: Ev) -> None:
@@ -222,7 +227,40 @@ class Rules:
             return self.enc.negate(self.store.available(op.obj, None))
         if isinstance(op, ir.Grace) and op.phase == "end":
             return self.enc.negate(self.graces.over(thread, node, None))
+        if isinstance(op, ir.SleepUntil):
+            return self.asleep(thread, node)
         return z3.BoolVal(False, self.enc.ctx)
+
+    def asleep(self, thread: Thread, node: Node):
+        """The thread, stopped at a wait_event(), sleeps for good: it checked at some
+        time `c` after it got there, found the condition false, and no wake-up of
+        the queue came after (the time is the witness's sleep step)."""
+        enc, t, n, op = self.enc, thread.index, node.index, node.op
+        check = self.sleep_times.setdefault((t, n), z3.Int(f"sleep_{t}_{n}", enc.ctx))
+        at = Ev(t, n, check)
+        arrived = [z3.Implies(enc.edge(t, u, c), enc.time[t][u] <= check)
+                   for u, c in node.preds]
+        if n == thread.entry and enc.start[t].time is not None:
+            arrived.append(enc.start[t].time <= check)
+        woken = [enc.conj(enc.ex[w.index][m.index], before(at, enc.ev(w.index, m.index)))
+                 for w in self.u.threads if w.index != t for m in w.nodes
+                 if isinstance(m.op, ir.StateOp) and m.op.verb == "wake_queue"
+                 and m.op.obj == op.queue]
+        return enc.conj(check >= 0, *arrived,
+                        enc.negate(self.wait_condition(thread, node, at, False)),
+                        enc.negate(enc.disj(*woken)))
+
+    def wait_condition(self, thread: Thread, node: Node, x: Ev, passing: bool):
+        """A wait_event() condition at x. A thread-local one is fixed at the node; a
+        nondeterministic one may pass, and may fail, at any check."""
+        cond = node.op.cond
+        kind = cond_class(self.program, cond)
+        if kind == "nondet":
+            return z3.BoolVal(passing, self.enc.ctx)
+        if kind in ("const", "local"):
+            value = walk.evaluate_local(cond, node.pre, thread.context, self.program)
+            return z3.BoolVal(bool(value), self.enc.ctx)
+        return self.store.condition(cond, x)
 
     def ww_context_waits(self, thread: Thread, node: Node) -> list[tuple[int, object]]:
         """semantics' wait-die relation: (owner thread, when) for each context that may

@@ -86,6 +86,7 @@ def _held_blocking(program: ir.Program, node: Node) -> set[str]:
 def waits_anywhere(unfolded: Unfolded) -> bool:
     return any((isinstance(n.op, ir.StateOp) and n.op.verb == "wait")
                or (isinstance(n.op, ir.Grace) and n.op.phase == "end")
+               or isinstance(n.op, ir.SleepUntil)
                for t in unfolded.threads for n in t.nodes)
 
 

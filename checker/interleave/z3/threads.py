@@ -348,7 +348,8 @@ def is_visible(unfolded: Unfolded, thread: Thread, node: Node) -> bool:
     if isinstance(op, (ir.Acquire, ir.TryAcquire, ir.Release)):
         if op.lock in unfolded.contended:
             return True
-    elif isinstance(op, (ir.StateOp, ir.Put, ir.TryState, ir.AddCallback, ir.Spawn, ir.Grace)):
+    elif isinstance(op, (ir.StateOp, ir.Put, ir.TryState, ir.AddCallback, ir.Spawn, ir.Grace,
+                         ir.SleepUntil)):
         return True
     elif isinstance(op, (ir.Branch, ir.Assert)):
         if cond_class(unfolded.program, op.cond) == "shared":

@@ -64,6 +64,17 @@ def runs(enc: Encoding, model: z3.ModelRef) -> list[tuple[tuple[int, int, int], 
     return sorted(out)
 
 
+def sleeps(rules: Rules, model: z3.ModelRef) -> list:
+    """The checks that put a thread to sleep for good in a wait_event(), at the time
+    the model gives them (they are no node's run: a check that passes is)."""
+    out = []
+    for (t, n), check in sorted(rules.sleep_times.items()):
+        thread = rules.u.threads[t]
+        if _true(model, z3.And(rules.enc.stopped(t, n), rules.asleep(thread, thread.nodes[n]))):
+            out.append(((_int(model, check), t, n), t, n, 1))
+    return out
+
+
 def first_hazard(rules: Rules, model: z3.ModelRef) -> Hazard | None:
     """The earliest violation the model's interleaving runs into."""
     enc = rules.enc
@@ -112,6 +123,8 @@ def extract(rules: Rules, model: z3.ModelRef, expect: str) -> Witness:
     if expect == "violation" and hazard is None:
         raise WitnessError("the model of a violation query runs into no violation")
     stop_after = (hazard.thread, hazard.node) if hazard else None
+    if expect == "stuck":
+        ordered = sorted(ordered + sleeps(rules, model))
     events, labels = build_events(enc, ordered, stop_after)
     result = replay(enc.program, enc.u.specs, events)
     if result.error is not None or result.violation is None:

@@ -1,0 +1,90 @@
+"""Wait queues: each spec of tests/data/waitqueues states its verdict, and
+lockspec, the explorer and SPIN must all give exactly that; the example of
+docs/language.md's section gives the verdicts it states; the rules are checked
+on the reference semantics."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from checker.interleave.semantics import stuck_violation, valid_choices
+from tests.conftest import DATA, ROOT, compile_text, run_cli
+from tests.test_semantics import program_of, run, start
+from tests.test_spin import engine_verdicts, explore_verdict, load
+
+TABLE = sorted((DATA / "waitqueues").glob("*.lspec"))
+LANGUAGE = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+
+
+def scenario_verdict(program) -> str:
+    (verdict,) = {e.verdict for e in program.expectations if e.scenario is not None}
+    return verdict
+
+
+def test_table_has_passing_and_failing_specs():
+    verdicts = [scenario_verdict(load(p)) for p in TABLE]
+    assert verdicts.count("pass") >= 2 and {"hang", "deadlock"} <= set(verdicts)
+
+
+@pytest.mark.parametrize("path", TABLE, ids=lambda p: p.stem)
+def test_lockspec_and_the_explorer_agree(path):
+    program = load(path)
+    scenario = program.scenarios[0].name
+    verdict = scenario_verdict(program)
+    assert explore_verdict(program, scenario) == verdict
+    assert engine_verdicts(path, scenario) == (set() if verdict == "pass" else {verdict})
+    exit_code, out, err = run_cli("check", "--no-cache", str(path))
+    assert exit_code == 0, out + err
+
+
+def test_the_section_example_gives_its_stated_verdicts(tmp_path):
+    text = LANGUAGE[LANGUAGE.index("## Wait queues\n"):]
+    example = re.search(r"```lspec\n(.*?)```", text, re.DOTALL).group(1)
+    path = tmp_path / "example.lspec"
+    path.write_text(example, encoding="utf-8")
+    exit_code, out, err = run_cli("check", "--format", "json", "--no-cache", str(path))
+    assert exit_code == 0, out + err
+    (result,) = json.loads(out)["files"]
+    assert {(f["scenario"], f["code"]) for f in result["findings"]} == {
+        ("early", "hang"), ("lost", "hang")}
+
+
+SLEEPER = """
+object wq : waitqueue
+object done : flag
+path waiter in process { wait_event(wq, done); }
+path waker in process { wake_up(wq); set(done); wake_up(wq); }
+scenario s = waiter() || waker()
+"""
+
+
+def test_a_false_check_sleeps_until_a_wake_up_then_checks_again():
+    model, state = start(program_of(SLEEPER))
+    state, _ = run(model, state, ("waiter#1", 0))                   # might_sleep
+    assert valid_choices(model, state, 0) == (1,)
+    state, _ = run(model, state, ("waiter#1", 1))                   # asleep
+    assert valid_choices(model, state, 0) == ()
+    state, _ = run(model, state, ("waker#1", 0))                    # wake_up
+    assert valid_choices(model, state, 0) == (1,)                   # checks again, still false
+    state, _ = run(model, state, ("waiter#1", 1), ("waker#1", 0))   # asleep; set(done)
+    assert valid_choices(model, state, 0) == ()
+    state, _ = run(model, state, ("waker#1", 0))                    # the second wake_up
+    assert valid_choices(model, state, 0) == (0,)
+
+
+def test_a_sleeper_nothing_wakes_is_a_hang():
+    model, state = start(program_of(SLEEPER.replace("wake_up(wq); set(done); wake_up(wq);",
+                                                    "set(done);")))
+    state, _ = run(model, state, ("waiter#1", 0), ("waiter#1", 1), ("waker#1", 0),
+                   ("waker#1", 0))
+    assert stuck_violation(model, state).code == "hang"
+
+
+@pytest.mark.parametrize("cond", ["done && other", "nondet()", "mutex_trylock(M)"])
+def test_a_wait_condition_is_one_predicate(cond):
+    compiled = compile_text("import kernel\nlock M : mutex\nobject wq : waitqueue\n"
+                            f"object done, other : flag\npath p in process {{ wait_event(wq, {cond}); }}\n")
+    assert any("a wait condition is re-read at every check" in d.message
+               for d in compiled.diagnostics), compiled.diagnostics
