@@ -73,6 +73,7 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("grace_period", (_p("l", "rcu|rcu_sched|srcu"),), "stmt"),
     Builtin("wait_work", (_p("work", "fn"),), "stmt"),
     Builtin("wait_all_work", (), "stmt"),
+    Builtin("cancel_work", (_p("work", "fn"),), "stmt"),
     # Wait queues: sleep until a condition holds at a check after a wake-up.
     Builtin("sleep_on", (_p("q", "waitqueue"), _p("c", "cond")), "stmt"),
     Builtin("wake_queue", (_p("q", "waitqueue"),), "stmt"),

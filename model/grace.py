@@ -54,6 +54,12 @@ def grace_domains(program: ir.Program) -> frozenset[str]:
     return frozenset(domains)
 
 
+def cancelled_codes(program: ir.Program) -> frozenset[str]:
+    """Codes whose queued instances a cancel may take off the queue."""
+    return frozenset(op.target for code in program.codes.values() for op in code.ops
+                     if isinstance(op, ir.Grace) and op.what == "cancel")
+
+
 def flushed_codes(program: ir.Program) -> frozenset[str]:
     """Codes whose instances some flush waits for (every workqueue item, once a
     workqueue is flushed)."""
@@ -67,6 +73,6 @@ def flushed_codes(program: ir.Program) -> frozenset[str]:
 
 def waits_for_instance(op: ir.Grace, code: ir.Code) -> bool:
     """A flush waits for instances of this code."""
-    if op.what == "work":
+    if op.what in ("work", "cancel"):
         return code.id == op.target
     return op.what == "workqueue" and code.context is ir.Context.WORKQUEUE

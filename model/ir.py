@@ -280,9 +280,11 @@ class Grace:
     every read section of domain `target` (a lock) in force at `begin` has ended.
     `work` (flush_work): every instance of the work `target` (a code id) queued or
     running at `begin` has finished; `workqueue` (flush_workqueue): every work
-    item's. What starts after `begin` is not waited for."""
+    item's; `cancel` (cancel_work_sync): instances still queued at `begin` are
+    taken off the queue and never run, running ones are waited for. What starts
+    after `begin` is not waited for."""
 
-    what: str                      # "readers" | "work" | "workqueue"
+    what: str                      # "readers" | "work" | "workqueue" | "cancel"
     target: str
     phase: str                     # "begin" | "end"
     site: Site

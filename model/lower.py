@@ -227,6 +227,11 @@ class _CodeBuilder:
             target = f"{work}@{ir.Context.WORKQUEUE.value}"
             return self.touch(self.lowerer.work_map(work, site), site,
                               self.grace("work", target, site, k))
+        if name == "cancel_work":
+            work = args["work"].value
+            target = f"{work}@{ir.Context.WORKQUEUE.value}"
+            return self.touch(self.lowerer.work_map(work, site), site,
+                              self.grace("cancel", target, site, k))
         if name == "wait_all_work":
             return self.touch(self.lowerer.workqueue_map(site), site,
                               self.grace("workqueue", "", site, k))

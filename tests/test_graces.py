@@ -29,7 +29,7 @@ def scenario_verdict(program) -> str:
 
 def test_table_has_passing_and_failing_specs_of_each_wait():
     verdicts = {p.stem: scenario_verdict(load(p)) for p in TABLE}
-    for prefix in ("rcu", "srcu", "flush"):
+    for prefix in ("rcu", "srcu", "flush", "cancel"):
         mine = [v for stem, v in verdicts.items() if stem.startswith(prefix)]
         assert "pass" in mine and any(v != "pass" for v in mine), prefix
 

@@ -32,7 +32,7 @@ from checker.interleave.semantics import (FINISHED, NOT_STARTED, Event, Model, S
                                           scenario_threads, stuck_violation)
 from checker.interleave.step import apply
 from model import ir
-from model.grace import (RCU_READ_SIDE_KINDS, flushed_codes, grace_domains,
+from model.grace import (RCU_READ_SIDE_KINDS, cancelled_codes, flushed_codes, grace_domains,
                          waits_for_instance)
 
 DEFAULT_MAX_STATES = 2_000_000
@@ -149,7 +149,7 @@ class Footprints:
 
 def footprints(model: Model) -> Footprints:
     program = model.program
-    waits = GraceWaits(grace_domains(program), flushed_codes(program))
+    waits = GraceWaits(grace_domains(program), flushed_codes(program), cancelled_codes(program))
     own = {(cid, pc): op_resources(model, cid, pc) | waits.resources(program, cid, pc)
            for cid, code in program.codes.items() for pc in range(len(code.ops))}
     whole: dict[str, frozenset[str]] = {}
@@ -232,6 +232,7 @@ class GraceWaits:
 
     domains: frozenset[str]
     flushed: frozenset[str]
+    cancelled: frozenset[str]          # whether their first step ran decides a cancel
 
     def resources(self, program: ir.Program, code_id: str, pc: int) -> frozenset[str]:
         op = program.codes[code_id].ops[pc]
@@ -241,6 +242,8 @@ class GraceWaits:
             return frozenset("work:" + cid for cid in sorted(self.flushed)
                              if waits_for_instance(op, program.codes[cid]))
         touched = set()
+        if code_id in self.cancelled and pc == program.codes[code_id].entry:
+            touched.add("work:" + code_id)
         if isinstance(op, ir.Exit):
             touched |= {"grace:" + d for d in self.domains}
             if code_id in self.flushed:

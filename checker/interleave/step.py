@@ -196,12 +196,13 @@ def apply(model: Model, state: State, event: Event) -> tuple[State, Violation | 
 
 
 def _graces_after(model: Model, state: State, index: int):
-    """Thread `index` has stepped: it no longer holds up the grace periods and
-    flushes it has left (a read section ended, the work finished)."""
+    """Thread `index` has stepped: threads no longer hold up the grace periods and
+    flushes they have left (a read section ended, the work finished)."""
     out = []
     for syncer, what, target, waited in state.graces:
-        if index in waited and left_grace(model, state, index, _Wait(what, target)):
-            waited = waited - {index}
+        wait = _Wait(what, target)
+        # the stepping thread, or work a cancel has just taken off the queue
+        waited = frozenset(i for i in waited if not left_grace(model, state, i, wait))
         out.append((syncer, what, target, waited))
     return tuple(out)
 
@@ -270,8 +271,10 @@ def _on_add_callback(step: _Step, op: ir.AddCallback, choice: int) -> None:
 
 def _on_grace(step: _Step, op: ir.Grace, choice: int) -> None:
     if op.phase == "begin":
-        step.graces.append((step.index, op.what, op.target,
-                            grace_waited(step.model, step.state, step.index, op)))
+        waited = grace_waited(step.model, step.state, step.index, op)
+        if op.what == "cancel":
+            waited = _dequeue(step, waited)
+        step.graces.append((step.index, op.what, op.target, waited))
     else:
         step.graces = [entry for entry in step.graces if entry[0] != step.index]
 
@@ -290,6 +293,18 @@ def _wake(step: _Step, op: ir.StateOp) -> None:
         waiting = step.model.program.codes[step.threads[thread].code].ops[step.pcs[thread]]
         woken.append((thread, was_woken or waiting.queue == op.obj))
     step.sleepers = woken
+
+
+def _dequeue(step: _Step, instances: frozenset[int]) -> frozenset[int]:
+    """Instances that have not begun to run (at their entry: code is acyclic) are
+    taken off the queue, as if they had run to the end; the others are left."""
+    running = set()
+    for index in instances:
+        if step.pcs[index] == step.model.program.codes[step.threads[index].code].entry:
+            step.pcs[index] = FINISHED
+        else:
+            running.add(index)
+    return frozenset(running)
 
 
 def _on_spawn(step: _Step, op: ir.Spawn, choice: int) -> None:

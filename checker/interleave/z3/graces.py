@@ -11,6 +11,8 @@ the same over states):
   itself and never ends;
 - a flush: every instance of the work spawned before x1 has finished
   before x2;
+- a cancel: the same for the instances whose first node ran before x1;
+  the others, spawned before x1, are `cancelled` and run no node at all;
 - an RCU callback (call_rcu, kfree_rcu) may start at x2 once the grace
   period from its spawn x1 is over.
 
@@ -111,6 +113,8 @@ class GraceRules:
 
     # ------------------------------------------------------------ flushes
     def _instances_finished(self, op: ir.Grace, x1: Ev, x2):
+        """A cancel waits only for the instances already running at x1 (the queued
+        ones it took off the queue never run: `cancelled`)."""
         enc = self.enc
         facts = []
         for other in enc.u.threads:
@@ -118,8 +122,34 @@ class GraceRules:
                 continue
             done = enc.finished(other.index) if x2 is None else \
                 enc.finished_before(other.index, x2)
-            facts.append(enc.disj(enc.negate(self._spawned_before(other, x1)), done))
+            if other.code.id in enc.u.cancelled:
+                done = enc.disj(done, self.cancelled(other, x2))
+            waited = self._spawned_before(other, x1)
+            if op.what == "cancel":
+                waited = enc.conj(waited, self._running_before(other, x1))
+            facts.append(enc.disj(enc.negate(waited), done))
         return enc.conj(*facts)
+
+    def cancelled(self, thread: Thread, x: Ev | None = None):
+        """A cancel took this instance off the queue (before x, if given): it was
+        queued, and had not begun to run, when some cancel of its work began."""
+        enc = self.enc
+        ways = []
+        for other in enc.u.threads:
+            for node in other.nodes:
+                op = node.op
+                if isinstance(op, ir.Grace) and op.what == "cancel" and op.phase == "begin" \
+                        and waits_for_instance(op, thread.code) and other.index != thread.index:
+                    x1 = enc.ev(other.index, node.index)
+                    ways.append(enc.conj(enc.ex[other.index][node.index],
+                                         True if x is None else before(x1, x),
+                                         self._spawned_before(thread, x1),
+                                         enc.negate(self._running_before(thread, x1))))
+        return enc.disj(*ways)
+
+    def _running_before(self, thread: Thread, x1: Ev):
+        enc, t = self.enc, thread.index
+        return enc.conj(enc.ex[t][thread.entry], before(enc.ev(t, thread.entry), x1))
 
     def _spawned_before(self, thread: Thread, x1: Ev):
         enc = self.enc

@@ -42,9 +42,14 @@ class Rules:
         self.sleep_times: dict[tuple[int, int], z3.ArithRef] = {}
         self.facts: list = []
         self.hazards: list[Hazard] = []
+        self.gone: dict[int, object] = {}        # cancelled work: thread -> when
         for thread in self.u.threads:
             if thread.interrupt:
                 self._interrupt_start(thread)
+            if thread.code.id in self.u.cancelled:
+                self.gone[thread.index] = self.graces.cancelled(thread)
+                self.facts.append(z3.Implies(self.gone[thread.index],
+                                             enc.negate(enc.ex[thread.index][thread.entry])))
             for node in thread.nodes:
                 self._node(thread, node)
 

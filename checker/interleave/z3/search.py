@@ -225,11 +225,12 @@ class Search:
         for thread in self.u.threads:
             t = thread.index
             preempted = rules.preempted_at_end(thread)
+            gone = rules.gone.get(t, z3.BoolVal(False, enc.ctx))   # a cancelled work item
             for node in thread.nodes:
                 stopped = enc.stopped(t, node.index)
-                anyone.append(stopped)
+                anyone.append(enc.conj(stopped, enc.negate(gone)))
                 blocked = rules.blocked_at_end(thread, node)
-                facts.append(z3.Implies(stopped, enc.disj(preempted, blocked)))
+                facts.append(z3.Implies(stopped, enc.disj(preempted, blocked, gone)))
                 if z3.is_false(blocked):
                     continue
                 waiting = enc.conj(stopped, enc.negate(preempted))

@@ -22,7 +22,7 @@ from checker.interleave.semantics import (MAX_THREADS, OBJECT_FIELDS, ThreadSpec
                                           is_blocking_lock)
 from checker.interleave.step import local_effect
 from model import ir, walk
-from model.grace import flushed_codes, grace_domains, in_read_section
+from model.grace import cancelled_codes, flushed_codes, grace_domains, in_read_section
 
 MAX_NODES_PER_THREAD = 40_000
 
@@ -96,6 +96,7 @@ class Unfolded:
     release_edges: dict[tuple[str, int, int], tuple[str, ...]]
     grace_domains: frozenset[str] = frozenset()  # domains some thread waits a grace period of
     flushed: frozenset[str] = frozenset()        # codes whose instances some flush waits for
+    cancelled: frozenset[str] = frozenset()      # codes whose queued instances a cancel drops
 
     @property
     def specs(self) -> list[ThreadSpec]:
@@ -299,7 +300,7 @@ def unfold(program: ir.Program, specs: list[ThreadSpec], reduce: bool = True) ->
             interrupt_cpus[t.cpu] = interrupt_cpus.get(t.cpu, ()) + (t.index,)
     unfolded = Unfolded(program, threads, _contended(program, threads), interrupt_cpus,
                         build_model(program).release_edges, grace_domains(program),
-                        flushed_codes(program))
+                        flushed_codes(program), cancelled_codes(program))
     for thread in threads:
         for node in thread.nodes:
             node.visible = not reduce or is_visible(unfolded, thread, node)
@@ -358,6 +359,8 @@ def is_visible(unfolded: Unfolded, thread: Thread, node: Node) -> bool:
         return True
     if _moves_read_side(unfolded, thread, node):
         return True
+    if node.index == thread.entry and thread.code.id in unfolded.cancelled:
+        return True                    # a cancel sees whether it has begun to run
     if isinstance(op, (ir.IrqOp, ir.Exit)) and unfolded.hosts_interrupts(thread):
         if not (isinstance(op, ir.IrqOp) and op.what == "preempt"):
             return True
