@@ -29,7 +29,7 @@ READING_ORDER = {
     "checker.interleave.z3": ["threads", "encode", "sections", "state", "graces", "rules", "theorem",
                               "search", "witness", "scenario"],
     "checker.graph": ["explain", "cycles", "rules", "usage", "engine"],
-    "checker.spin": ["unfold", "ops", "promela", "run"],
+    "checker.spin": ["unfold", "graces", "ops", "promela", "run"],
 }
 
 

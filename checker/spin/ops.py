@@ -3,7 +3,8 @@
 A node is written as `nK: atomic { GUARD -> ...; goto nJ }`. GUARD is what
 makes the step enabled in docs/semantics.md: the thread's CPU lets it run,
 and for an exclusive/read acquire or a `wait`, the lock or completion allows
-it. Ops whose successor the shared state decides (a trylock, a put, a shared
+it; for a grace period's or flush's `end`, nothing it waits for is left
+(checker.spin.graces). Ops whose successor the shared state decides (a trylock, a put, a shared
 condition) become an `if` whose branches are exhaustive, so an atomic step
 never blocks half-way.
 """
@@ -21,6 +22,7 @@ class NodeWriter:
         self.code_id = code_id
         self.code = self.program.codes[code_id]
         self.unfolded = unfolded
+        self.graces = writer.graces
         self.interrupt = self.code.context.is_interrupt
         self.run = "top[cpu] == me" if self.interrupt else "top[cpu] == 0"
 
@@ -70,6 +72,10 @@ class NodeWriter:
                     ("else", self.finish(number, by_choice[1]))]
         if isinstance(op, ir.Spawn):
             return [("true", self.spawn(op) + self.finish(number, edges[0]))]
+        if isinstance(op, ir.Grace) and op.phase == "begin":
+            return [("true", self.graces.begin(op) + self.finish(number, edges[0]))]
+        if isinstance(op, ir.Grace):
+            return [(self.graces.idle(op), self.finish(number, edges[0]))]
         if isinstance(op, ir.Assert):
             return [("true", self.assertion(op, local) + self.finish(number, edges[0]))]
         return [("true", self.finish(number, edges[0]))]
@@ -131,7 +137,7 @@ class NodeWriter:
         target = self.program.codes[op.code]
         unfolded = self.writer.unfolded[op.code]
         proc = self.writer.proc[op.code]
-        text = "nthreads = nthreads + 1; "
+        text = "nthreads = nthreads + 1; " + self.graces.created(op.code, "nthreads")
         if target.context.is_interrupt:
             return text + (f"tcpu[nthreads] = cpu; tirq[nthreads] = 1; "
                            f"run {proc}(nthreads, cpu); ")
@@ -215,11 +221,13 @@ class NodeWriter:
         for obj in self.model.release_edges.get((self.code_id, pc, edge.choice), ()):
             parts.append(f"o_{obj}_freed = 1;")
         if edge.target == DONE:
+            parts += self.graces.exit(self.code_id, number)
             parts += self.exit(local)
             parts.append("goto done")
             return " ".join(parts)
         target_local = self.unfolded.nodes[edge.target][1]
         parts += _irq_deltas(local, target_local)
+        parts += self.graces.moved(self.code_id, number, edge.target)
         old, new = self.unfolded.waits[number], self.unfolded.waits[edge.target]
         for name, before, after in zip(("waitk", "wlock", "atw"), old, new):
             if before != after:

@@ -8,7 +8,9 @@ agree on every verdict (tests/test_spin.py checks that they do):
   control node), so thread-local conditions and faults are static;
 - one IR op is one `atomic` step; its first statement is the step's guard:
   the CPU lets the thread run, and the lock or completion allows it;
-- locks, objects, armed callbacks, CPUs and thread status are globals;
+- locks, objects, armed callbacks, CPUs and thread status are globals, and so
+  are who counts for each grace period or flush and whom each syncer still
+  waits for (checker.spin.graces);
 - a violation asserts a bit named after its finding code (always 0), so pan
   prints e.g. `assertion violated VIOLATION_use_after_revoke`;
 - a watchdog waits for `timeout` (nothing can step) and classifies the stuck
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from checker.interleave.semantics import (Model, ThreadSpec, build_model, cycle_scenario,
                                           initial_object, scenario_threads)
+from checker.spin.graces import GraceExport
 from checker.spin.ops import NodeWriter
 from checker.spin.unfold import Unfolded, unfold
 from model import ir
@@ -132,6 +135,7 @@ class _Writer:
         self.proc = {code: f"P{number}" for number, code in enumerate(codes)}
         self.threads = threads
         self.cpus = cpus
+        self.graces = GraceExport(self.program, unfolded, threads)
         self.lines: list[str] = []
 
     def emit(self, text: str = "") -> None:
@@ -178,6 +182,8 @@ class _Writer:
             self.emit(self.object_decl(obj))
         for key in self.armed_keys():
             self.emit(f"bit {self.armed_var(key)};")
+        for line in self.graces.declarations():
+            self.emit(line)
         self.emit()
         for slot in range(len(self.model.lock_index)):
             waiting = " || ".join(f"atw[{t}] == {slot + 1}" for t in range(1, nt)) or "false"
@@ -229,7 +235,7 @@ class _Writer:
             self.emit(f"end_start: atomic {{ hoff[cpu] == 0{bh} -> prev = top[cpu]; "
                       f"top[cpu] = me; status[me] = 1; hoff[cpu] = hoff[cpu] + "
                       f"{int(entry.hardirqs_off)}; boff[cpu] = boff[cpu] + "
-                      f"{int(entry.softirq_off > 0)}; "
+                      f"{int(entry.softirq_off > 0)}; " + self.graces.started(code_id)
                       + self.arrival(code_id, 0) + " goto n0 }")
         nodes = NodeWriter(self, code_id, unfolded)
         for number in range(len(unfolded.nodes)):
@@ -285,8 +291,9 @@ class _Writer:
         for number, thread in enumerate(threads, 1):
             code = self.program.codes[thread.code]
             self.emit(f"    /* {thread.label} on CPU {thread.cpu} */")
-            self.emit(f"    tcpu[{number}] = {thread.cpu}; tirq[{number}] = "
-                      f"{int(thread.context.is_interrupt)};")
+            self.emit((f"    tcpu[{number}] = {thread.cpu}; tirq[{number}] = "
+                       f"{int(thread.context.is_interrupt)}; "
+                       + self.graces.created(thread.code, str(number))).rstrip())
             if not code.context.is_interrupt:
                 entry = self.unfolded[thread.code].nodes[0][1]
                 waitk, wlock, atw = self.unfolded[thread.code].waits[0]

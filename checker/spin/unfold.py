@@ -91,6 +91,8 @@ def wait_marks(program: ir.Program, context: ir.Context, op: ir.Op,
     context, lock id + 1, lock id + 1 if it is a waiting writer)."""
     if isinstance(op, ir.StateOp) and op.verb == "wait":
         return (2, 0, 0)
+    if isinstance(op, ir.Grace) and op.phase == "end":
+        return (2, 0, 0)               # blocked like a wait (semantics.stuck_violation)
     if not isinstance(op, ir.Acquire) or not is_blocking_lock(program, op.lock):
         return (0, 0, 0)
     lock_id = sorted(n for n in program.locks if is_blocking_lock(program, n)).index(op.lock) + 1
