@@ -16,7 +16,7 @@ from checker.runner import Options, check_compiled
 from model import ir
 from tests.conftest import DATA, ROOT, compile_text, run_cli
 from tests.test_semantics import advance_to, program_of, run, start
-from tests.test_spin import engine_verdicts, explore_verdict, load
+from tests.test_spin import engine_verdicts, explore_verdict, load, spin_verdict
 
 TABLE = sorted((DATA / "graces").glob("*.lspec"))
 LANGUAGE = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
@@ -43,6 +43,18 @@ def test_lockspec_and_the_explorer_agree(path):
     assert engine_verdicts(path, scenario) == (set() if verdict == "pass" else {verdict})
     exit_code, out, err = run_cli("check", "--no-cache", str(path))
     assert exit_code == 0, out + err            # every `expect` line is met, nothing else
+
+
+NET = sorted(p for p in (ROOT / "specs" / "net").glob("*.lspec") if "common" not in p.stem)
+
+
+@pytest.mark.parametrize("path", NET, ids=lambda p: p.stem)
+def test_the_af_xdp_specs_get_their_verdict_from_the_explorer_and_spin(path):
+    program = load(path)
+    scenario = program.scenarios[0].name
+    verdict = scenario_verdict(program)
+    assert explore_verdict(program, scenario) == verdict
+    assert spin_verdict(program, scenario) == verdict
 
 
 def section_examples() -> list[str]:

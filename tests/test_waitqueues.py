@@ -12,7 +12,7 @@ import pytest
 from checker.interleave.semantics import stuck_violation, valid_choices
 from tests.conftest import DATA, ROOT, compile_text, run_cli
 from tests.test_semantics import program_of, run, start
-from tests.test_spin import engine_verdicts, explore_verdict, load
+from tests.test_spin import engine_verdicts, explore_verdict, load, spin_verdict
 
 TABLE = sorted((DATA / "waitqueues").glob("*.lspec"))
 LANGUAGE = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
@@ -29,11 +29,12 @@ def test_table_has_passing_and_failing_specs():
 
 
 @pytest.mark.parametrize("path", TABLE, ids=lambda p: p.stem)
-def test_lockspec_and_the_explorer_agree(path):
+def test_lockspec_the_explorer_and_spin_agree(path):
     program = load(path)
     scenario = program.scenarios[0].name
     verdict = scenario_verdict(program)
     assert explore_verdict(program, scenario) == verdict
+    assert spin_verdict(program, scenario) == verdict
     assert engine_verdicts(path, scenario) == (set() if verdict == "pass" else {verdict})
     exit_code, out, err = run_cli("check", "--no-cache", str(path))
     assert exit_code == 0, out + err

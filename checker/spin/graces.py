@@ -30,6 +30,11 @@ class GraceExport:
         self.threads = threads
         ops = {(op.what, op.target): op for code in unfolded for op in program.codes[code].ops
                if isinstance(op, ir.Grace)}
+        for code in unfolded:                    # call_rcu: a grace period from the spawn
+            for op in program.codes[code].ops:
+                if isinstance(op, ir.Spawn) and op.after_grace is not None:
+                    wait = ir.Grace("readers", op.after_grace, "end", op.site, op.next)
+                    ops.setdefault(("readers", op.after_grace), wait)
         self.keys = [ops[key] for key in sorted(ops)]
         self.index = {key: number for number, key in enumerate(sorted(ops))}
         # per code, per node: the keys a thread at that node counts for
@@ -54,7 +59,8 @@ class GraceExport:
         if not self.keys:
             return []
         lines = ["/* gc<k>[t]: t counts for wait k; gw<k>[s].w[t]: syncer s still waits "
-                 "for t */", "typedef GROW { bit w[NT] }"]
+                 "for t */", "typedef GROW { bit w[NT] }",
+                 "bit begun[NT];        /* past its first step (a cancel leaves it queued) */"]
         numbers = range(1, self.threads + 1)
         for number, op in enumerate(self.keys):
             lines.append(f"/* wait {number}: {op.what} {op.target or 'of every work'} */")
@@ -70,7 +76,32 @@ class GraceExport:
 
     # ------------------------------------------------------------- the ops
     def begin(self, op: ir.Grace) -> str:
-        return f"GBEGIN{self.index[(op.what, op.target)]}(me); "
+        key = self.index[(op.what, op.target)]
+        if op.what != "cancel":
+            return f"GBEGIN{key}(me); "
+        # instances that have not begun to run are taken off the queue: finished
+        # without a step, they count for no wait any more
+        return "".join(
+            f"if :: gc{key}[{t}] && !begun[{t}] -> status[{t}] = 2; waitk[{t}] = 0; "
+            f"atw[{t}] = 0; " + " ".join(f"GLEAVE{k}({t});" for k in range(len(self.keys)))
+            + " :: else -> skip fi; " for t in range(1, self.threads + 1)) + f"GBEGIN{key}(me); "
+
+    def after_spawn(self, op: ir.Spawn, thread: str) -> str:
+        """call_rcu(): the new thread waits for the readers in force at the spawn."""
+        if op.after_grace is None:
+            return ""
+        return f"GBEGIN{self.index[('readers', op.after_grace)]}({thread}); "
+
+    def start_guard(self, code_id: str) -> str:
+        """What an RCU callback's start also waits for (every spawn of a code gives
+        it the same domain: the code id names the callback)."""
+        domains = {op.after_grace for code in self.unfolded for op in self.program.codes[code].ops
+                   if isinstance(op, ir.Spawn) and op.code == code_id and op.after_grace}
+        return "".join(f" && GIDLE{self.index[('readers', d)]}(me)" for d in sorted(domains))
+
+    def cancellable(self, code_id: str) -> bool:
+        return any(op.what == "cancel" and waits_for_instance(op, self.program.codes[code_id])
+                   for op in self.keys)
 
     def idle(self, op: ir.Grace) -> str:
         return f"GIDLE{self.index[(op.what, op.target)]}(me)"

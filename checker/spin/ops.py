@@ -23,6 +23,7 @@ class NodeWriter:
         self.code = self.program.codes[code_id]
         self.unfolded = unfolded
         self.graces = writer.graces
+        self.cancellable = writer.graces.cancellable(code_id)
         self.interrupt = self.code.context.is_interrupt
         self.run = "top[cpu] == me" if self.interrupt else "top[cpu] == 0"
 
@@ -32,12 +33,17 @@ class NodeWriter:
         edges = self.unfolded.edges[number]
         alternatives = self.alternatives(number, op, local, edges)
         label = f"n{number}:"
+        run = self.run
+        if number == 0 and self.cancellable:
+            run += " && status[me] == 1"       # not taken off the queue by a cancel
+        if isinstance(op, ir.SleepUntil):
+            run += " && sleeping[me] != 1"     # asleep until a wake-up
         if len(alternatives) == 1:
             guard, body = alternatives[0]
-            head = self.run if guard == "true" else f"{self.run} && {guard}"
+            head = run if guard == "true" else f"{run} && {guard}"
             return f"{label} atomic {{ ({head}) -> {body} }}"
         branches = " ".join(f":: {guard} -> {body}" for guard, body in alternatives)
-        return f"{label} atomic {{ ({self.run}) -> if {branches} fi }}"
+        return f"{label} atomic {{ ({run}) -> if {branches} fi }}"
 
     # ------------------------------------------------------------- per op
     def alternatives(self, number: int, op: ir.Op, local: walk.ThreadState,
@@ -76,6 +82,8 @@ class NodeWriter:
             return [("true", self.graces.begin(op) + self.finish(number, edges[0]))]
         if isinstance(op, ir.Grace):
             return [(self.graces.idle(op), self.finish(number, edges[0]))]
+        if isinstance(op, ir.SleepUntil):
+            return self.sleep_until(number, op, local, edges[0])
         if isinstance(op, ir.Assert):
             return [("true", self.assertion(op, local) + self.finish(number, edges[0]))]
         return [("true", self.finish(number, edges[0]))]
@@ -99,6 +107,16 @@ class NodeWriter:
                     ("true", self.finish(number, by_choice[1]))]
         return [(f"({expr})", self.finish(number, by_choice[0])),
                 ("else", self.finish(number, by_choice[1]))]
+
+    def sleep_until(self, number, op: ir.SleepUntil, local, edge) -> list[tuple[str, str]]:
+        """A check: it passes, or the thread sleeps at this node until a wake-up."""
+        queue = self.writer.queue_number(op.queue)
+        passes = "sleeping[me] = 0; " + self.finish(number, edge)
+        sleeps = f"sleeping[me] = 1; sleepq[me] = {queue}; goto n{number}"
+        expr = self.condition(op.cond, local)
+        if expr is None:
+            return [("true", passes), ("true", sleeps)]
+        return [(f"({expr})", passes), ("else", sleeps)]
 
     def put(self, number, op: ir.Put, by_choice) -> list[tuple[str, str]]:
         count = f"o_{op.obj}_count"
@@ -137,7 +155,8 @@ class NodeWriter:
         target = self.program.codes[op.code]
         unfolded = self.writer.unfolded[op.code]
         proc = self.writer.proc[op.code]
-        text = "nthreads = nthreads + 1; " + self.graces.created(op.code, "nthreads")
+        text = ("nthreads = nthreads + 1; " + self.graces.created(op.code, "nthreads")
+                + self.graces.after_spawn(op, "nthreads"))
         if target.context.is_interrupt:
             return text + (f"tcpu[nthreads] = cpu; tirq[nthreads] = 1; "
                            f"run {proc}(nthreads, cpu); ")
@@ -157,6 +176,11 @@ class NodeWriter:
     def state_op(self, op: ir.StateOp) -> str:
         if op.verb == "disarm":
             return f"{self.writer.armed_var(op.obj)} = 0; "
+        if op.verb == "wake_queue":
+            queue = self.writer.queue_number(op.obj)
+            return "".join(f"if :: sleeping[{t}] == 1 && sleepq[{t}] == {queue} -> "
+                           f"sleeping[{t}] = 2 :: else -> skip fi; "
+                           for t in range(1, self.writer.threads + 1))
         kind = self.program.objects[op.obj].kind
         base = f"o_{op.obj}"
         verb = op.verb
@@ -215,6 +239,8 @@ class NodeWriter:
         pc, local = self.unfolded.nodes[number]
         outcome = edge.outcome
         parts = []
+        if number == 0 and self.cancellable:
+            parts.append("begun[me] = 1;")
         if outcome.violation is not None:
             parts.append(f"assert({_marker(outcome.violation[0])});")
         parts += self.lock_effect(outcome)

@@ -136,7 +136,12 @@ class _Writer:
         self.threads = threads
         self.cpus = cpus
         self.graces = GraceExport(self.program, unfolded, threads)
+        queues = sorted(n for n, obj in self.program.objects.items() if obj.kind == "waitqueue")
+        self.queues = {name: number for number, name in enumerate(queues, 1)}
         self.lines: list[str] = []
+
+    def queue_number(self, name: str) -> int:
+        return self.queues[name]
 
     def emit(self, text: str = "") -> None:
         self.lines.append(text)
@@ -184,6 +189,11 @@ class _Writer:
             self.emit(f"bit {self.armed_var(key)};")
         for line in self.graces.declarations():
             self.emit(line)
+        if self.queues:
+            self.emit("byte sleeping[NT];    /* wait_event(): 1 asleep, 2 woken since */")
+            self.emit("byte sleepq[NT];      /* the queue (id + 1) it sleeps on */")
+            for name, number in self.queues.items():
+                self.emit(f"/* queue {number}: {name} */")
         self.emit()
         for slot in range(len(self.model.lock_index)):
             waiting = " || ".join(f"atw[{t}] == {slot + 1}" for t in range(1, nt)) or "false"
@@ -195,6 +205,8 @@ class _Writer:
     def object_decl(self, obj: ir.Obj) -> str:
         values = initial_object(obj)
         base = f"o_{obj.name}"
+        if obj.kind == "waitqueue":
+            return f"/* wait queue {obj.name}: sleeping[] and sleepq[] */"
         if obj.kind == "revocable":
             return (f"bit {base}_revoked = {values[0]}; byte {base}_mapped; "
                     f"byte {base}_attached;")
@@ -232,6 +244,7 @@ class _Writer:
         if code.context.is_interrupt:
             entry = unfolded.nodes[0][1]
             bh = " && boff[cpu] == 0" if code.context is ir.Context.SOFTIRQ else ""
+            bh += self.graces.start_guard(code_id)
             self.emit(f"end_start: atomic {{ hoff[cpu] == 0{bh} -> prev = top[cpu]; "
                       f"top[cpu] = me; status[me] = 1; hoff[cpu] = hoff[cpu] + "
                       f"{int(entry.hardirqs_off)}; boff[cpu] = boff[cpu] + "

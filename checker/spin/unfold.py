@@ -93,6 +93,8 @@ def wait_marks(program: ir.Program, context: ir.Context, op: ir.Op,
         return (2, 0, 0)
     if isinstance(op, ir.Grace) and op.phase == "end":
         return (2, 0, 0)               # blocked like a wait (semantics.stuck_violation)
+    if isinstance(op, ir.SleepUntil):
+        return (2, 0, 0)               # blocked only while asleep, which the guard says
     if not isinstance(op, ir.Acquire) or not is_blocking_lock(program, op.lock):
         return (0, 0, 0)
     lock_id = sorted(n for n in program.locks if is_blocking_lock(program, n)).index(op.lock) + 1
