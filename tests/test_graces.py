@@ -16,15 +16,11 @@ from checker.runner import Options, check_compiled
 from model import ir
 from tests.conftest import DATA, ROOT, compile_text, run_cli
 from tests.test_semantics import advance_to, program_of, run, start
-from tests.test_spin import engine_verdicts, explore_verdict, load, spin_verdict
+from tests import agreement
+from tests.agreement import assert_engines_agree, scenario_verdict
+from tests.test_spin import explore_verdict, load, spin_verdict
 
 TABLE = sorted((DATA / "graces").glob("*.lspec"))
-LANGUAGE = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
-
-
-def scenario_verdict(program) -> str:
-    (verdict,) = {e.verdict for e in program.expectations if e.scenario is not None}
-    return verdict
 
 
 def test_table_has_passing_and_failing_specs_of_each_wait():
@@ -36,13 +32,7 @@ def test_table_has_passing_and_failing_specs_of_each_wait():
 
 @pytest.mark.parametrize("path", TABLE, ids=lambda p: p.stem)
 def test_lockspec_and_the_explorer_agree(path):
-    program = load(path)
-    scenario = program.scenarios[0].name
-    verdict = scenario_verdict(program)
-    assert explore_verdict(program, scenario) == verdict
-    assert engine_verdicts(path, scenario) == (set() if verdict == "pass" else {verdict})
-    exit_code, out, err = run_cli("check", "--no-cache", str(path))
-    assert exit_code == 0, out + err            # every `expect` line is met, nothing else
+    assert_engines_agree(path, spin=False)      # SPIN: tests/test_graces_spin.py
 
 
 NET = sorted(p for p in (ROOT / "specs" / "net").glob("*.lspec") if "common" not in p.stem)
@@ -58,9 +48,7 @@ def test_the_af_xdp_specs_get_their_verdict_from_the_explorer_and_spin(path):
 
 
 def section_examples() -> list[str]:
-    text = LANGUAGE[LANGUAGE.index("## Grace periods and flushes\n"):]
-    text = text[:text.index("\n## ", 1)]
-    return re.findall(r"```lspec\n(.*?)```", text, re.DOTALL)
+    return agreement.section_examples("## Grace periods and flushes")
 
 
 def test_the_section_has_examples():

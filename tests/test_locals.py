@@ -10,16 +10,11 @@ import re
 import pytest
 
 from model import ir
-from tests.conftest import DATA, ROOT, compile_text, run_cli
-from tests.test_spin import engine_verdicts, explore_verdict, load, spin_verdict
+from tests.conftest import DATA, compile_text, run_cli
+from tests.agreement import LANGUAGE, assert_engines_agree, scenario_verdict
+from tests.test_spin import load
 
 TABLE = sorted((DATA / "locals").glob("*.lspec"))
-LANGUAGE = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
-
-
-def scenario_verdict(program) -> str:
-    (verdict,) = {e.verdict for e in program.expectations if e.scenario is not None}
-    return verdict
 
 
 def test_table_has_passing_and_failing_specs():
@@ -29,14 +24,7 @@ def test_table_has_passing_and_failing_specs():
 
 @pytest.mark.parametrize("path", TABLE, ids=lambda p: p.stem)
 def test_lockspec_the_explorer_and_spin_agree(path):
-    program = load(path)
-    scenario = program.scenarios[0].name
-    verdict = scenario_verdict(program)
-    assert explore_verdict(program, scenario) == verdict
-    assert spin_verdict(program, scenario) == verdict
-    assert engine_verdicts(path, scenario) == (set() if verdict == "pass" else {verdict})
-    exit_code, out, err = run_cli("check", "--no-cache", str(path))
-    assert exit_code == 0, out + err
+    assert_engines_agree(path)
 
 
 def test_the_statements_example_gives_its_stated_verdicts(tmp_path):

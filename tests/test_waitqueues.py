@@ -5,22 +5,16 @@ on the reference semantics."""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from checker.interleave.semantics import stuck_violation, valid_choices
-from tests.conftest import DATA, ROOT, compile_text, run_cli
+from tests.conftest import DATA, compile_text, run_cli
 from tests.test_semantics import program_of, run, start
-from tests.test_spin import engine_verdicts, explore_verdict, load, spin_verdict
+from tests.agreement import assert_engines_agree, scenario_verdict, section_examples
+from tests.test_spin import load
 
 TABLE = sorted((DATA / "waitqueues").glob("*.lspec"))
-LANGUAGE = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
-
-
-def scenario_verdict(program) -> str:
-    (verdict,) = {e.verdict for e in program.expectations if e.scenario is not None}
-    return verdict
 
 
 def test_table_has_passing_and_failing_specs():
@@ -30,19 +24,11 @@ def test_table_has_passing_and_failing_specs():
 
 @pytest.mark.parametrize("path", TABLE, ids=lambda p: p.stem)
 def test_lockspec_the_explorer_and_spin_agree(path):
-    program = load(path)
-    scenario = program.scenarios[0].name
-    verdict = scenario_verdict(program)
-    assert explore_verdict(program, scenario) == verdict
-    assert spin_verdict(program, scenario) == verdict
-    assert engine_verdicts(path, scenario) == (set() if verdict == "pass" else {verdict})
-    exit_code, out, err = run_cli("check", "--no-cache", str(path))
-    assert exit_code == 0, out + err
+    assert_engines_agree(path)
 
 
 def test_the_section_example_gives_its_stated_verdicts(tmp_path):
-    text = LANGUAGE[LANGUAGE.index("## Wait queues\n"):]
-    example = re.search(r"```lspec\n(.*?)```", text, re.DOTALL).group(1)
+    (example,) = section_examples("## Wait queues")
     path = tmp_path / "example.lspec"
     path.write_text(example, encoding="utf-8")
     exit_code, out, err = run_cli("check", "--format", "json", "--no-cache", str(path))
