@@ -46,8 +46,8 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("try_acquire", (_p("l", _LOCK),) + _ACQUIRE_OPTIONS, "effect"),
     *[Builtin(n, (), "stmt") for n in (
         "hardirq_off", "hardirq_on", "hardirq_save", "hardirq_restore",
-        "softirq_off", "softirq_on", "preempt_off", "preempt_on", "sleep_point",
-        "gfp_scope_end")],
+        "softirq_off", "softirq_on", "preempt_off", "preempt_on", "gfp_scope_end")],
+    Builtin("sleep_point", (_p("grace", "bool", False),), "stmt"),
     Builtin("gfp_scope_begin", (_p("g", "gfp"),), "stmt"),
     *[Builtin(n, (_p("o", "revocable"),), "stmt")
       for n in ("revoke", "unrevoke", "map", "unmap", "attach", "detach")],

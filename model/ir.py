@@ -178,6 +178,7 @@ class IrqOp:
 class MightSleep:
     site: Site
     next: int
+    grace: bool = False            # synchronize_rcu(): lockdep checks the RCU maps too
 
 
 @dataclass(frozen=True)

@@ -202,7 +202,7 @@ class _CodeBuilder:
             what, action = IRQ_BUILTINS[name]
             return self.emit(ir.IrqOp(what, action, site, k))
         if name == "sleep_point":
-            return self.emit(ir.MightSleep(site, k))
+            return self.emit(ir.MightSleep(site, k, grace=args["grace"].value))
         if name == "gfp_scope_begin":
             strip = GFP_ALL - args["g"].value
             return self.emit(ir.GfpScope("begin", frozenset(strip), site, k))

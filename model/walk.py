@@ -83,6 +83,7 @@ class SleepEvent:
     hardirqs_off: bool
     softirqs_off: bool
     preempt_off: bool
+    grace: bool = False        # the sleep of a grace period (synchronize_rcu)
 
 
 @dataclass(frozen=True)
@@ -391,7 +392,7 @@ class _Walker:
         if self.once(key):
             self.result.sleeps.append(SleepEvent(
                 self.code.id, self.context, op.site, self.publics(state.held),
-                state.hardirqs_off, state.softirq_off > 0, state.preempt_off > 0))
+                state.hardirqs_off, state.softirq_off > 0, state.preempt_off > 0, op.grace))
         return [(op.next, state)]
 
     def on_GfpScope(self, at: int, op: ir.GfpScope, state: _State):

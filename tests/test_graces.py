@@ -178,6 +178,19 @@ def test_a_flush_under_a_lock_the_work_takes_is_a_confirmed_cycle():
     assert "(work_completion)(work)" in cycle["message"]
 
 
+def test_synchronize_rcu_in_a_read_section_gets_lockdeps_message():
+    result = check_compiled("spec.lspec", compile_text(
+        "import kernel\npath p in process { rcu_read_lock(); synchronize_rcu(); "
+        "rcu_read_unlock(); }\n"), Options(engines=("graph",)))
+    (finding,) = result.findings
+    assert finding.code == "invalid-wait-context"
+    assert "Illegal synchronize_rcu() in RCU read-side critical section" in finding.message
+    sleeping = check_compiled("spec.lspec", compile_text(
+        "import kernel\nlock L : spinlock\npath p in process { spin_lock(L); "
+        "synchronize_rcu(); spin_unlock(L); }\n"), Options(engines=("graph",)))
+    assert "sleeping function called from invalid context" in sleeping.findings[0].message
+
+
 def test_synchronize_takes_only_a_grace_domain():
     bad = compile_text("import kernel\nlock M : mutex\npath p in process { grace_period(M); }\n")
     assert any("grace_period" in d.message or "rcu" in d.message for d in bad.diagnostics), \

@@ -149,10 +149,14 @@ def _sleep_violation(program: ir.Program, sleep: SleepEvent) -> Finding | None:
     if not reason:
         return None
     chain = (Link(f"`{culprit.lock}` acquired here", user_span(culprit.site)),) if culprit else ()
-    return Finding("invalid-wait-context",
-                   f"a call that may sleep, {reason} (sleeping function called from invalid "
-                   f"context)", user_span(sleep.site), "graph", status=CONFIRMED,
-                   locks=(culprit.lock,) if culprit else (), paths=(sleep.code,), chain=chain)
+    message = (f"a call that may sleep, {reason} (sleeping function called from invalid "
+               "context)")
+    if sleep.grace and culprit is not None and program.locks[culprit.lock].kind in RCU_KINDS:
+        message = ("synchronize_rcu() inside an RCU read-side critical section (Illegal "
+                   "synchronize_rcu() in RCU read-side critical section)")
+    return Finding("invalid-wait-context", message, user_span(sleep.site), "graph",
+                   status=CONFIRMED, locks=(culprit.lock,) if culprit else (),
+                   paths=(sleep.code,), chain=chain)
 
 
 # ------------------------------------------------------------------ declared order
