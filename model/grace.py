@@ -57,18 +57,19 @@ def grace_domains(program: ir.Program) -> frozenset[str]:
 def cancelled_codes(program: ir.Program) -> frozenset[str]:
     """Codes whose queued instances a cancel may take off the queue."""
     return frozenset(op.target for code in program.codes.values() for op in code.ops
-                     if isinstance(op, ir.Grace) and op.what == "cancel")
+                     if isinstance(op, ir.Grace) and op.what == "cancel"
+                     and op.target in program.codes)
 
 
 def flushed_codes(program: ir.Program) -> frozenset[str]:
     """Codes whose instances some flush waits for (every workqueue item, once a
-    workqueue is flushed)."""
+    workqueue is flushed). Work nothing queues has no code and no instance."""
     waits = [op for code in program.codes.values() for op in code.ops
              if isinstance(op, ir.Grace) and op.what != "readers"]
     if any(op.what == "workqueue" for op in waits):
         return frozenset(cid for cid, code in program.codes.items()
                          if code.context is ir.Context.WORKQUEUE)
-    return frozenset(op.target for op in waits)
+    return frozenset(op.target for op in waits if op.target in program.codes)
 
 
 def waits_for_instance(op: ir.Grace, code: ir.Code) -> bool:
