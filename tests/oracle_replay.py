@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 
 from checker.interleave.explore import waited_locks
 from checker.interleave.semantics import (NOT_STARTED, START, Event, ThreadSpec, build_model,
@@ -68,13 +69,22 @@ def _world_layout(program: ir.Program, name: str) -> dict[str, ThreadSpec] | Non
 
 
 def _stepping_threads(program: ir.Program, finding) -> list[ThreadSpec]:
-    threads: dict[str, ThreadSpec] = {}
+    """The threads the witness steps in, but for those it queues itself (a thread of a
+    code first steps after a `queue` of that code that no earlier thread took up)."""
+    threads: dict[str, ThreadSpec | None] = {}      # None: queued by the witness
+    queued: Counter = Counter()
     for step in finding.witness:
+        if step.action.startswith("queue "):
+            queued[step.action[len("queue "):]] += 1
         if step.thread not in threads:
             code = step.thread.rsplit("#", 1)[0]
+            if queued[code]:
+                queued[code] -= 1
+                threads[step.thread] = None
+                continue
             threads[step.thread] = ThreadSpec(step.thread, code, step.cpu,
                                               program.codes[code].context)
-    return sorted(threads.values(), key=lambda t: (t.cpu, t.label))
+    return sorted((t for t in threads.values() if t is not None), key=lambda t: (t.cpu, t.label))
 
 
 def replay_steps(program: ir.Program, finding, code: str, classes) -> str | None:

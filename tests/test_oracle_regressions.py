@@ -13,6 +13,7 @@ from tests.conftest import DATA
 from tests.oracle import _Worlds, check_text
 
 SPECS = sorted((DATA / "oracle").glob("*.lspec"))
+GRACES = sorted((DATA / "graces").glob("*.lspec"))
 
 
 def test_there_are_regression_specs():
@@ -35,4 +36,12 @@ def test_lockspec_gives_the_true_verdict(path: Path):
     result = check_file(str(path), path.read_bytes(), Options())
     assert result.unmet == [], [f"{f.code} {f.status}: {f.reason}" for f in result.findings]
     outcome = check_text(path.read_text(), str(path), budget=200_000)
+    assert outcome.disagreements == []
+
+
+@pytest.mark.parametrize("path", GRACES, ids=lambda p: p.stem)
+def test_the_oracle_agrees_on_the_grace_specs(path: Path):
+    """Work queued and flushed: a witness that queues a work item replays with the
+    item spawned, not started as a thread of its own."""
+    outcome = check_text(path.read_text(), str(path))
     assert outcome.disagreements == []
