@@ -9,15 +9,18 @@ For one spec, lockspec runs in-process and its findings are held against
   reach, in a world at least one instance per path larger than the one
   lockspec searched, a stuck state where a blocked thread waits for a lock of
   a class in K;
-- false-pass: a spec that passes must not reach a deadlock, hang, lock held
-  at exit or bad unlock in the oracle's own world (every path, process paths
-  in several instances, interrupts on each process thread's CPU); the
-  graph engine claims those over every path, scenario or not;
+- false-pass: a spec that passes must not reach a deadlock, lock held at
+  exit or bad unlock in the oracle's own world (every path, process paths in
+  several instances, interrupts on each process thread's CPU); the graph
+  engine claims those over every path, scenario or not, but for a stuck state
+  in which a thread waits for a completion, a grace period or a flush;
 - bad-witness: every confirmed finding's witness replays, step by step, on
   the reference step function and ends in what the finding claims.
 
 Other violations (use-after-revoke, assertion, ...) are only claimed for the
-spec's scenarios, so outside them they are counted, not flagged.
+spec's scenarios, so outside them they are counted, not flagged. An internal
+error of lockspec (lockspec-error) or of the explorer or replay (explorer-error)
+is a disagreement too.
 """
 from __future__ import annotations
 
@@ -39,15 +42,18 @@ from tests.oracle_replay import replay_steps
 WORLD_BUDGET = 3_000
 # The graph engine's claims hold over every path; these stuck or path-local
 # violations are lockspec's to find whether or not a scenario names the paths.
-# A wait for a completion is not: lockdep cannot see it, and a hang, or a
-# deadlock a thread waiting for a completion takes part in, is found in a
-# scenario only (docs/findings.md, `hang`).
+# A wait for a completion, a grace period or a flush is not: lockdep cannot
+# see the wait itself, and a hang, or a deadlock a thread so waiting takes part
+# in, is found in a scenario only (docs/findings.md, `hang`).
 PATHWIDE = frozenset({"deadlock", "held-at-exit", "bad-unlock"})
+# How semantics.stuck_violation describes those waits of a blocked thread.
+WAIT_TEXTS = ("wait(", "a grace period of ", "a flush of ")
 
 
 @dataclass(frozen=True)
 class Disagreement:
-    kind: str        # scenario-codes, false-refutation, false-pass, bad-witness, lockspec-error
+    kind: str        # scenario-codes, false-refutation, false-pass, bad-witness, lockspec-error,
+    #                  explorer-error, spec-error
     detail: str
 
 
@@ -74,11 +80,15 @@ def check_text(text: str, name: str = "design.lspec", budget: int = WORLD_BUDGET
     outcome = Outcome(result.status)
     worlds = _Worlds(program, budget, outcome.stats)
     _count_findings(result, outcome.stats)
-    _check_scenarios(program, result, worlds, outcome)
-    _check_refutations(program, result, worlds, outcome)
-    if result.status == "pass":
-        _check_pass(program, result, worlds, outcome)
-    _check_witnesses(program, result, outcome)
+    try:
+        _check_scenarios(program, result, worlds, outcome)
+        _check_refutations(program, result, worlds, outcome)
+        if result.status == "pass":
+            _check_pass(program, result, worlds, outcome)
+        _check_witnesses(program, result, outcome)
+    except Exception:                               # so is one of the explorer or replay
+        outcome.disagreements.append(Disagreement("explorer-error",
+                                                  traceback.format_exc(limit=4)))
     return outcome
 
 
@@ -118,8 +128,8 @@ class _Worlds:
     def own(self) -> tuple[ExhaustiveResult, str]:
         """Every path; process paths three times (two if three is beyond the budget or
         there are more than two of them); each interrupt path once on a CPU of its own
-        and once on the CPU of every process thread."""
-        process = sum(1 for c in self.program.roots
+        and once on the CPU of every process thread. Work runs when a path queues it."""
+        process = sum(1 for c in top_level(self.program)
                       if not self.program.codes[c].context.is_interrupt)
         attempts = (3, 2) if process <= 2 else (2,)
         result = self._explore("oracle world", lambda: [oracle_world(self.program, copies)
@@ -152,8 +162,11 @@ def _explore_first_complete(program, attempts, budget) -> tuple[ExhaustiveResult
 
 
 def oracle_world(program: ir.Program, copies: int) -> list[ThreadSpec]:
+    """Each path `copies` times, then each interrupt path on a CPU of its own and on
+    the CPU of every process thread. Work that a path queues is no thread of its own:
+    it runs when queued."""
     threads: list[ThreadSpec] = []
-    roots = [c for c in program.roots if c in program.codes]
+    roots = top_level(program)
     for code in roots:
         if not program.codes[code].context.is_interrupt:
             for copy in range(1, copies + 1):
@@ -167,6 +180,13 @@ def oracle_world(program: ir.Program, copies: int) -> list[ThreadSpec]:
             threads += [ThreadSpec(f"{code}#{n}", code, cpu, context)
                         for n, cpu in enumerate([own] + cpus, 1)]
     return threads
+
+
+def top_level(program: ir.Program) -> list[str]:
+    """The paths: every root code but the work some code queues."""
+    spawned = {op.code for code in program.codes.values() for op in code.ops
+               if isinstance(op, ir.Spawn)}
+    return [c for c in program.roots if c in program.codes and c not in spawned]
 
 
 def _scenario(program: ir.Program, name: str) -> ir.Scenario:
@@ -225,15 +245,17 @@ def _check_pass(program, result, worlds: _Worlds, outcome: Outcome) -> None:
         if claimed & STUCK_CLAIMS.get(code, {code}):
             outcome.stats[f"pass-world-claimed:{code}"] += 1
             continue
-        if code in PATHWIDE and not _waits_for_a_completion(reached):
+        if code in PATHWIDE and not _waits_for_an_event(reached):
             outcome.disagreements.append(Disagreement("false-pass", (
                 f"the spec passes, but {world} reaches:\n  " + _describe(reached))))
             return
         outcome.stats[f"pass-world-unclaimed:{code}"] += 1
 
 
-def _waits_for_a_completion(reached: Reached) -> bool:
-    return any(what.startswith("wait(") for _, what in reached.violation.blocked)
+def _waits_for_an_event(reached: Reached) -> bool:
+    """A blocked thread of the stuck state waits for a completion, for the end of a
+    grace period or for a flush."""
+    return any(what.startswith(WAIT_TEXTS) for _, what in reached.violation.blocked)
 
 
 def _check_witnesses(program, result, outcome: Outcome) -> None:
