@@ -1,6 +1,6 @@
 """Random lock designs for the differential oracle (tests/oracle.py).
 
-A design is a small tree (locks, one optional revocable object, paths whose
+A design is a small tree (tests/design_tree.py: locks, objects, paths whose
 bodies are nested sections, an optional scenario) rendered to spec text. It
 is generated from a seeded `random.Random`, so a design is reproduced from
 its seed alone, and it is a tree so that a disagreement can be shrunk by
@@ -11,209 +11,36 @@ locks around an inverted pair, three-lock cycles closed by a shorter path,
 trylocks with a back-off branch, rwsem and rwlock readers (queued and
 recursive) with a writer elsewhere, irq handlers sharing a spinlock with
 process context, check-then-act on a revocable object, lookups and drops of a
-reference count (re-armed, freed or parked by its release function), and
-completions that count.
+reference count (re-armed, freed or parked by its release function),
+completions that count, and grace periods and flushes: RCU and SRCU readers
+of published memory (read sections, and for RCU spinlocks, irq-off regions
+and interrupt handlers) against a writer that unpublishes, waits a grace
+period (sometimes under a lock or inside a read section) and frees; a work
+item queued by one path and flushed by another (sometimes under a lock the
+work takes), or by the workqueue flush.
+
+Rwlocks and everything about grace periods and work are drawn from streams of
+their own, so every other choice of an existing seed stays as it was.
 """
 from __future__ import annotations
 
 import random
-from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+
+from tests.design_tree import (KINDS, READ_WRITE, RWLOCKS, SPINNING, CheckMap, CompletionOp,
+                               Design, Entry, Guard, IrqOff, MemOp, PathDef, ReadSection, RefOp,
+                               Revoke, Section, Synchronize, Try, WorkOp, _contains,
+                               _contains_op, _locks_taken, _map_items)
+# What the oracle takes from here: the tree's own API, and `generate`.
+from tests.design_tree import coverage, features, render, shrink_candidates
+
+__all__ = ["Design", "coverage", "features", "generate", "render", "shrink_candidates"]
 
 LOCK_NAMES = ("A", "B", "C", "D", "E")
-KINDS = ("mutex", "spinlock", "rwsem")
-# Some reader-writer locks become rwlocks, drawn from a stream of their own so that
-# every other choice of a design stays as it was: a reader-writer lock is one of
-# READ_WRITE whatever it became.
-RWLOCKS = ("rwlock(read = queued)", "rwlock(read = recursive)")
-READ_WRITE = ("rwsem",) + RWLOCKS
-SPINNING = ("spinlock",) + RWLOCKS
 IRQ_CONTEXTS = ("hardirq", "softirq")
-
-
-# --------------------------------------------------------------- the design tree
-
-@dataclass(frozen=True)
-class Section:
-    """`lock; body; unlock` with the verb for `mode`: write, read (rwsem, rwlock),
-    irqsave, irq."""
-
-    lock: str
-    mode: str
-    body: tuple = ()
-
-
-@dataclass(frozen=True)
-class Try:
-    """`if trylock(lock) { body; unlock } else { otherwise }`."""
-
-    lock: str
-    mode: str                      # write or read
-    body: tuple = ()
-    otherwise: tuple | None = None
-
-
-@dataclass(frozen=True)
-class IrqOff:
-    """`local_irq_disable(); body; local_irq_enable();` (or save/restore)."""
-
-    style: str                     # disable or save
-    body: tuple = ()
-
-
-@dataclass(frozen=True)
-class CheckMap:
-    """Check-then-act: `if revoked(b) { unwind; return; } map(b);`, or the guarded form
-    `if !revoked(b) { map(b); }`."""
-
-    early_return: bool
-
-
-@dataclass(frozen=True)
-class Revoke:
-    """`revoke(b); unmap(b);`"""
-
-
-@dataclass(frozen=True)
-class RefOp:
-    """A step on the refcounted `r`: lookup (`if kref_get_unless_zero` use and put),
-    drop (`if refcount_dec_and_test` free), rearm (`kref_init`), put (`kref_put` with
-    the release function)."""
-
-    verb: str
-
-
-@dataclass(frozen=True)
-class CompletionOp:
-    """A step on the completion `c`: complete, complete_all, wait, timed (a wait with
-    a timeout and a branch per outcome), reinit."""
-
-    verb: str
-
-
-@dataclass(frozen=True)
-class PathDef:
-    name: str
-    context: str
-    body: tuple
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A scenario thread: `count * path() @cpu`."""
-
-    path: str
-    count: int
-    cpu: int
-
-
-@dataclass(frozen=True)
-class Design:
-    seed: int
-    locks: tuple[tuple[str, str], ...]           # (name, kind)
-    revocable: bool
-    paths: tuple[PathDef, ...]
-    scenario: tuple[Entry, ...] | None
-    planted: frozenset[str] = field(default_factory=frozenset)   # shapes planted on purpose
-    refcounted: bool = False       # `object r : refcounted = 2` and its release function
-    ref_frees: bool = True         # the release function frees r (else parks it)
-    completion: bool = False       # `object c : completion`
-
-    def kind(self, lock: str) -> str:
-        return dict(self.locks)[lock]
-
-
-# --------------------------------------------------------------- rendering
-
-VERBS = {
-    ("mutex", "write"): ("mutex_lock", "mutex_unlock"),
-    ("spinlock", "write"): ("spin_lock", "spin_unlock"),
-    ("spinlock", "irqsave"): ("spin_lock_irqsave", "spin_unlock_irqrestore"),
-    ("spinlock", "irq"): ("spin_lock_irq", "spin_unlock_irq"),
-    ("rwsem", "write"): ("down_write", "up_write"),
-    ("rwsem", "read"): ("down_read", "up_read"),
-    **{(kind, "write"): ("write_lock", "write_unlock") for kind in RWLOCKS},
-    **{(kind, "read"): ("read_lock", "read_unlock") for kind in RWLOCKS},
-}
-TRY_VERBS = {("mutex", "write"): "mutex_trylock", ("spinlock", "write"): "spin_trylock",
-             ("rwsem", "write"): "down_write_trylock", ("rwsem", "read"): "down_read_trylock",
-             **{(kind, "write"): "write_trylock" for kind in RWLOCKS},
-             **{(kind, "read"): "read_trylock" for kind in RWLOCKS}}
-IRQ_VERBS = {"disable": ("local_irq_disable", "local_irq_enable"),
-             "save": ("local_irq_save", "local_irq_restore")}
-
-
-REF_TEXT = {
-    "lookup": "if kref_get_unless_zero(r) { access(r); kref_put(r, r_release); }",
-    "drop": "if refcount_dec_and_test(r) { kfree(r); }",
-    "rearm": "kref_init(r);",
-    "put": "kref_put(r, r_release);",
-}
-COMPLETION_TEXT = {
-    "complete": "complete(c);", "complete_all": "complete_all(c);",
-    "wait": "wait_for_completion(c);", "reinit": "reinit_completion(c);",
-    "timed": "if wait_for_completion_timeout(c) { complete(c); } else { reinit_completion(c); }",
-}
-
-
-def render(design: Design) -> str:
-    lines = [f"// random design, seed {design.seed}", "import kernel"]
-    lines += [f"lock {name} : {kind}" for name, kind in design.locks]
-    if design.revocable:
-        lines.append("object b : revocable")
-    if design.refcounted:
-        lines.append("object r : refcounted = 2")
-        lines.append("fn r_release(o: refcounted) { " + ("kfree(o); " if design.ref_frees
-                                                          else "") + "}")
-    if design.completion:
-        lines.append("object c : completion")
-    for path in design.paths:
-        body = " ".join(_render_body(design, path.body, ()))
-        lines.append(f"path {path.name} in {path.context} {{ {body} }}")
-    if design.scenario:
-        parts = [(f"{e.count} * " if e.count > 1 else "") + f"{e.path}() @{e.cpu}"
-                 for e in design.scenario]
-        lines.append("scenario s = " + " || ".join(parts))
-    return "\n".join(lines) + "\n"
-
-
-def _render_body(design: Design, body, closers: tuple[str, ...]) -> list[str]:
-    """Statements; `closers` are what an early return must undo, innermost last."""
-    out: list[str] = []
-    for item in body:
-        out += _render_item(design, item, closers)
-    return out
-
-
-def _render_item(design: Design, item, closers) -> list[str]:
-    if isinstance(item, Section):
-        take, drop = VERBS[(design.kind(item.lock), item.mode)]
-        inner = closers + (f"{drop}({item.lock});",)
-        return [f"{take}({item.lock});", *_render_body(design, item.body, inner),
-                f"{drop}({item.lock});"]
-    if isinstance(item, Try):
-        drop = VERBS[(design.kind(item.lock), item.mode)][1]
-        test = TRY_VERBS[(design.kind(item.lock), item.mode)]
-        inner = closers + (f"{drop}({item.lock});",)
-        text = [f"if {test}({item.lock}) {{", *_render_body(design, item.body, inner),
-                f"{drop}({item.lock}); }}"]
-        if item.otherwise is not None:
-            text += ["else {", *_render_body(design, item.otherwise, closers), "}"]
-        return text
-    if isinstance(item, IrqOff):
-        off, on = IRQ_VERBS[item.style]
-        return [f"{off}();", *_render_body(design, item.body, closers + (f"{on}();",)),
-                f"{on}();"]
-    if isinstance(item, RefOp):
-        return [REF_TEXT[item.verb]]
-    if isinstance(item, CompletionOp):
-        return [COMPLETION_TEXT[item.verb]]
-    if isinstance(item, CheckMap):
-        if not item.early_return:
-            return ["if !revoked(b) { map(b); }"]
-        unwind = " ".join(reversed(closers))
-        return [f"if revoked(b) {{ {unwind} return; }}".replace("  ", " "), "map(b);"]
-    return ["revoke(b); unmap(b);"]
+# Shares of the designs with RCU readers and a writer, an SRCU domain, a work item.
+RCU_SHARE, SRCU_SHARE, WORK_SHARE = 0.16, 0.09, 0.14
+MAX_PATHS = 4
 
 
 # --------------------------------------------------------------- generation
@@ -222,6 +49,12 @@ class _Gen:
     def __init__(self, seed: int):
         self.rng = random.Random(seed)
         self.seed = seed
+        # Grace periods and work: a stream of their own (see `graces`).
+        self.grace = random.Random(f"grace-{seed}")
+        self.rcu = self.grace.random() < RCU_SHARE
+        self.srcu = self.grace.random() < SRCU_SHARE
+        self.work = self.grace.random() < WORK_SHARE
+        self.published = self.rcu or self.srcu
 
     def design(self) -> Design:
         rng = self.rng
@@ -251,8 +84,9 @@ class _Gen:
         if self.completion:
             paths = self.use_object(paths, CompletionOp, ("wait", "complete"))
         scenario = self.scenario(paths) if rng.random() < 0.5 else None
-        return Design(self.seed, self.locks, self.revocable, tuple(paths), scenario,
-                      frozenset(planted), self.refcounted, self.ref_frees, self.completion)
+        design = Design(self.seed, self.locks, self.revocable, tuple(paths), scenario,
+                        frozenset(planted), self.refcounted, self.ref_frees, self.completion)
+        return self.graces(design) if self.published or self.work else design
 
     # ---- planted shapes
 
@@ -325,6 +159,155 @@ class _Gen:
                 paths[index] = replace(path, body=body)
         return paths
 
+    # ---- grace periods and work (every draw from self.grace)
+
+    def graces(self, design: Design) -> Design:
+        """Add the readers and writer of the published memory and the work item to a
+        design whose every other choice is made; the helpers draw from the grace
+        stream from here on."""
+        self.rng = self.grace
+        paths = list(design.paths)
+        entries = list(design.scenario or ())
+        domains = ("rcu",) * self.rcu + ("srcu",) * self.srcu
+        if self.published:
+            self.add_reader(paths, entries, self.rng.choice(domains))
+            if self.rcu and self.srcu and self.rng.random() < 0.5:
+                self.add_reader(paths, entries, "srcu" if domains[0] == "rcu" else "rcu")
+            self.add_writer(paths, entries, self.rng.choice(domains))
+            if self.revocable and self.rng.random() < 0.4:
+                paths = self.protect_revocable(paths, self.rng.choice(domains))
+        work = None
+        if self.work:
+            work = self.work_body()
+            self.add_work_users(paths, entries, work)
+        scenario = tuple(entries) if design.scenario else None
+        return replace(design, paths=tuple(paths), scenario=scenario,
+                       published=self.published, srcu=self.srcu, work=work)
+
+    def pick_path(self, paths: list[PathDef], entries: list[Entry], process: bool,
+                  fresh: float) -> int:
+        """A path to add to: with probability `fresh` a new process path (in the
+        scenario too, on a CPU of its own), else an existing one (a process path if
+        `process`). Past MAX_PATHS paths, never a new one: the run would be slow."""
+        rng = self.rng
+        existing = [i for i, p in enumerate(paths) if p.context == "process" or not process]
+        if existing and (rng.random() >= fresh or len(paths) >= MAX_PATHS):
+            return rng.choice(existing)
+        paths.append(PathDef(f"p{len(paths)}", "process", ()))
+        if entries:
+            cpu = 1 + max(e.cpu for e in entries)
+            entries.append(Entry(paths[-1].name, 2 if rng.random() < 0.15 else 1, cpu))
+        return len(paths) - 1
+
+    def insert(self, paths: list[PathDef], index: int, items: tuple, after=None) -> None:
+        """Put `items` at a random top-level place of path `index` (after the item
+        `after` when it is there)."""
+        body = paths[index].body
+        low = body.index(after) + 1 if after in body else 0
+        at = self.rng.randint(low, len(body))
+        paths[index] = replace(paths[index], body=body[:at] + items + body[at:])
+
+    def add_reader(self, paths: list[PathDef], entries: list[Entry], domain: str) -> None:
+        """A read section around a use of `m`: checked inside it (right), checked
+        before it or not at all (a use after free once the writer frees), or around
+        an existing statement too (locks taken inside a read section)."""
+        rng = self.rng
+        if domain == "rcu" and rng.random() < 0.2:
+            domain = "rcu_bh"
+        use = (Guard((MemOp("access"),)),)
+        shape = rng.choice(("inside", "inside", "inside", "outside", "bare", "around"))
+        index = self.pick_path(paths, entries, process=False, fresh=0.3)
+        body = paths[index].body
+        if shape == "outside":
+            item = Guard((ReadSection(domain, (MemOp("access"),)),))
+        elif shape == "bare":
+            item = ReadSection(domain, (MemOp("access"),))
+        elif shape == "around" and body:
+            at = rng.randrange(len(body))
+            inner = use + (body[at],) if rng.random() < 0.5 else (body[at],) + use
+            paths[index] = replace(paths[index], body=body[:at] + (
+                ReadSection(domain, inner),) + body[at + 1:])
+            return
+        else:
+            item = ReadSection(domain, use)
+        self.insert(paths, index, (item,))
+
+    def add_writer(self, paths: list[PathDef], entries: list[Entry], domain: str) -> None:
+        """`clear(live); synchronize(); kfree(m);`, now and then without the unpublish
+        or the grace period, with the grace period under a lock (one a reader of the
+        domain may take) or inside a read section (it waits for itself)."""
+        rng = self.rng
+        sync = Synchronize("net" if domain == "rcu" and rng.random() < 0.2 else domain)
+        roll = rng.random()
+        if roll < 0.25:
+            readers_take = self.locks_in_readers(paths, domain)
+            lock = rng.choice(sorted(readers_take) if readers_take and rng.random() < 0.7
+                              else [n for n, _ in self.locks])
+            sync = self.section(lock, (sync,))
+        elif roll < 0.35:
+            sync = ReadSection(rng.choice(("rcu", "srcu") if self.srcu else ("rcu",)), (sync,))
+        steps = [MemOp("unpublish"), sync, MemOp("free")]
+        if rng.random() < 0.1:
+            steps.remove(sync)
+        elif rng.random() < 0.1:
+            steps.pop(0)
+        index = self.pick_path(paths, entries, process=True, fresh=0.5)
+        self.insert(paths, index, tuple(steps))
+
+    def locks_in_readers(self, paths: list[PathDef], domain: str) -> set[str]:
+        found: set[str] = set()
+
+        def visit(body):
+            for item in body:
+                if isinstance(item, ReadSection) and item.domain.startswith(domain):
+                    found.update(_locks_taken(item.body))
+                visit(item.body if hasattr(item, "body") else ())
+        for path in paths:
+            visit(path.body)
+        return found
+
+    def protect_revocable(self, paths: list[PathDef], domain: str) -> list[PathDef]:
+        """Checks of `b` in read sections, and a grace period before a revoke."""
+        def edit(item):
+            if isinstance(item, CheckMap) and self.rng.random() < 0.6:
+                return (ReadSection(domain, (item,)),)
+            if isinstance(item, Revoke) and self.rng.random() < 0.6:
+                return (Synchronize(domain), item)
+            return (item,)
+        return [replace(p, body=_map_items(p.body, edit)) for p in paths]
+
+    def work_body(self) -> tuple:
+        """`fn w()`: locks and uses of the objects, generated like a path body (with
+        the published memory used in it half the time)."""
+        body = self.body(1, (), False, "workqueue")
+        if not _locks_taken(body) and self.rng.random() < 0.7:
+            lock = self.rng.choice([n for n, _ in self.locks])
+            body = (self.section(lock, tuple(filter(None, [self.leaf()]))),) + body
+        if self.published and self.rng.random() < 0.5:
+            body += (MemOp("access"),)
+        return body
+
+    def add_work_users(self, paths: list[PathDef], entries: list[Entry], work: tuple) -> None:
+        """A path queues `w`; the same path or another flushes it (or the workqueue),
+        sometimes under a lock the work takes, and then perhaps frees what it uses."""
+        rng = self.rng
+        queue = WorkOp("queue")
+        queuer = self.pick_path(paths, entries, process=False, fresh=0.2)
+        self.insert(paths, queuer, (queue,))
+        if rng.random() < 0.15:
+            return
+        flush = WorkOp("flush" if rng.random() < 0.75 else "flush_all")
+        steps: tuple = (flush,)
+        taken = sorted(_locks_taken(work))
+        if taken and rng.random() < 0.3:
+            steps = (self.section(rng.choice(taken), steps),)
+        if self.published and rng.random() < 0.5:
+            steps += (MemOp("free"),)
+        if paths[queuer].context == "process" and rng.random() < 0.4:
+            self.insert(paths, queuer, steps, after=queue)
+        else:
+            self.insert(paths, self.pick_path(paths, entries, process=True, fresh=0.3), steps)
+
     # ---- random paths
 
     def random_path(self, number: int) -> PathDef:
@@ -380,6 +363,11 @@ class _Gen:
         if self.completion and rng.random() < 0.4:
             return CompletionOp(rng.choice(("complete", "complete", "complete_all", "wait",
                                             "wait", "timed", "reinit")))
+        # A use of the published memory where nothing else went: inside a spinlock, with
+        # interrupts off or in an interrupt handler it is an RCU reader of its own.
+        if self.published and self.grace.random() < 0.35:
+            access = MemOp("access")
+            return Guard((access,)) if self.grace.random() < 0.7 else access
         return None
 
     # ---- scenario
@@ -397,177 +385,3 @@ class _Gen:
 
 def generate(seed: int) -> Design:
     return _Gen(seed).design()
-
-
-def _contains(body, kind) -> bool:
-    return any(isinstance(item, kind) or _contains(_children(item), kind) for item in body)
-
-
-def _contains_op(body, kind, verb: str) -> bool:
-    return any((isinstance(item, kind) and item.verb == verb)
-               or _contains_op(_children(item), kind, verb) for item in body)
-
-
-def _children(item) -> tuple:
-    if isinstance(item, Try):
-        return item.body + (item.otherwise or ())
-    return getattr(item, "body", ())
-
-
-# --------------------------------------------------------------- coverage
-
-def features(design: Design) -> set[str]:
-    """The features a design exercises, for the generator's coverage report."""
-    found = {f"locks={len(design.locks)}", f"paths={len(design.paths)}"}
-    found |= {f"kind:{kind}" for _, kind in design.locks}
-    found |= {f"planted:{shape}" for shape in design.planted}
-    found.add("scenario" if design.scenario else "no-scenario")
-    if design.scenario and any(e.count > 1 for e in design.scenario):
-        found.add("scenario:2-instances")
-    if design.revocable:
-        found.add("revocable")
-    if design.refcounted:
-        found.add("refcounted" + ("" if design.ref_frees else ":parked"))
-    if design.completion:
-        found.add("completion")
-    for path in design.paths:
-        found.add(f"context:{path.context}")
-        depth = _depth(path.body)
-        found.add(f"max-depth={depth}")
-        _item_features(design, path.body, found)
-    return found
-
-
-def _item_features(design: Design, body, found: set[str]) -> None:
-    for item in body:
-        if isinstance(item, Section):
-            kind = design.kind(item.lock)
-            reader = "down_read" if kind == "rwsem" else f"read_lock:{kind[len('rwlock'):]}"
-            found.add({"read": reader, "irqsave": "spin_lock_irqsave",
-                       "irq": "spin_lock_irq"}.get(item.mode, f"{kind}:{item.mode}"))
-        elif isinstance(item, Try):
-            found.add("trylock")
-            if item.otherwise is not None:
-                found.add("trylock-else")
-        elif isinstance(item, IrqOff):
-            found.add(f"local_irq_{item.style}")
-        elif isinstance(item, CheckMap):
-            found.add("check-then-act")
-        elif isinstance(item, RefOp):
-            found.add(f"ref:{item.verb}")
-        elif isinstance(item, CompletionOp):
-            found.add(f"completion:{item.verb}")
-        _item_features(design, _children(item), found)
-
-
-def _depth(body) -> int:
-    """Lock nesting depth: sections and trylocks count, irq-off regions do not."""
-    best = 0
-    for item in body:
-        inner = _depth(_children(item))
-        best = max(best, inner + (1 if isinstance(item, (Section, Try)) else 0))
-    return best
-
-
-def coverage(designs) -> Counter:
-    counts: Counter = Counter()
-    for design in designs:
-        counts.update(features(design))
-    return counts
-
-
-# --------------------------------------------------------------- shrinking
-
-def shrink_candidates(design: Design):
-    """Smaller designs, roughly biggest cut first: a path, the scenario, a lock, the
-    object, then one statement at a time."""
-    for index, path in enumerate(design.paths):
-        yield _without_path(design, path.name)
-    if design.scenario:
-        if any(e.count > 1 for e in design.scenario):
-            yield replace(design, scenario=tuple(replace(e, count=1) for e in design.scenario))
-        for index in range(len(design.scenario)):
-            rest = design.scenario[:index] + design.scenario[index + 1:]
-            if rest:
-                yield replace(design, scenario=rest)
-    for name, _ in design.locks:
-        yield _without_lock(design, name)
-    if design.revocable:
-        yield _without_object(design)
-    if design.refcounted:
-        yield _without_kind(design, RefOp, refcounted=False)
-    if design.completion:
-        yield _without_kind(design, CompletionOp, completion=False)
-    for index, path in enumerate(design.paths):
-        for body in _body_edits(path.body):
-            paths = list(design.paths)
-            paths[index] = replace(path, body=body)
-            yield replace(design, paths=tuple(paths))
-
-
-def _without_path(design: Design, name: str) -> Design:
-    paths = tuple(p for p in design.paths if p.name != name)
-    scenario = None
-    if design.scenario:
-        scenario = tuple(e for e in design.scenario if e.path != name) or None
-    return replace(design, paths=paths, scenario=scenario)
-
-
-def _without_lock(design: Design, name: str) -> Design:
-    paths = tuple(replace(p, body=_map_items(p.body, lambda i: _unwrap_lock(i, name)))
-                  for p in design.paths)
-    return replace(design, locks=tuple(lk for lk in design.locks if lk[0] != name),
-                   paths=paths)
-
-
-def _without_object(design: Design) -> Design:
-    def drop(item):
-        return () if isinstance(item, (CheckMap, Revoke)) else (item,)
-    paths = tuple(replace(p, body=_map_items(p.body, drop)) for p in design.paths)
-    return replace(design, revocable=False, paths=paths)
-
-
-def _without_kind(design: Design, kind, **changes) -> Design:
-    def drop(item):
-        return () if isinstance(item, kind) else (item,)
-    paths = tuple(replace(p, body=_map_items(p.body, drop)) for p in design.paths)
-    return replace(design, paths=paths, **changes)
-
-
-def _unwrap_lock(item, name: str) -> tuple:
-    if isinstance(item, (Section, Try)) and item.lock == name:
-        return item.body
-    return (item,)
-
-
-def _map_items(body, fn) -> tuple:
-    """Rewrite every item bottom-up; `fn` returns the items that replace one item."""
-    out = []
-    for item in body:
-        if isinstance(item, Try):
-            otherwise = None if item.otherwise is None else _map_items(item.otherwise, fn)
-            item = replace(item, body=_map_items(item.body, fn), otherwise=otherwise)
-        elif isinstance(item, (Section, IrqOff)):
-            item = replace(item, body=_map_items(item.body, fn))
-        out += fn(item)
-    return tuple(out)
-
-
-def _body_edits(body):
-    """Every body one edit smaller: an item dropped, unwrapped (its body in its place),
-    a trylock's else branch dropped, or one edit inside an item."""
-    for index, item in enumerate(body):
-        before, after = body[:index], body[index + 1:]
-        yield before + after
-        if isinstance(item, (Section, Try, IrqOff)):
-            yield before + item.body + after
-        if isinstance(item, Try) and item.otherwise is not None:
-            yield before + (replace(item, otherwise=None),) + after
-        if isinstance(item, Section) and item.mode in ("irqsave", "irq", "read"):
-            mode = "write"
-            yield before + (replace(item, mode=mode),) + after
-        for inner in _body_edits(item.body if hasattr(item, "body") else ()):
-            yield before + (replace(item, body=inner),) + after
-        if isinstance(item, Try) and item.otherwise:
-            for inner in _body_edits(item.otherwise):
-                yield before + (replace(item, otherwise=inner),) + after

@@ -1,0 +1,528 @@
+"""The tree of a random design (tests/random_designs.py generates them): its
+nodes, its rendering to spec text, the features it exercises (the generator's
+coverage report) and the smaller designs it shrinks to (tests/oracle.py
+`shrink`).
+
+A design holds locks, up to three objects (a revocable `b`, a refcounted `r`,
+a completion `c`), RCU-published memory (`m`, reachable while the flag `live`
+is set), an SRCU domain `S`, a work function `w`, and paths whose bodies are
+nested sections of the nodes below.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+KINDS = ("mutex", "spinlock", "rwsem")
+RWLOCKS = ("rwlock(read = queued)", "rwlock(read = recursive)")
+READ_WRITE = ("rwsem",) + RWLOCKS
+SPINNING = ("spinlock",) + RWLOCKS
+
+
+# --------------------------------------------------------------- the design tree
+
+@dataclass(frozen=True)
+class Section:
+    """`lock; body; unlock` with the verb for `mode`: write, read (rwsem, rwlock),
+    irqsave, irq."""
+
+    lock: str
+    mode: str
+    body: tuple = ()
+
+
+@dataclass(frozen=True)
+class Try:
+    """`if trylock(lock) { body; unlock } else { otherwise }`."""
+
+    lock: str
+    mode: str                      # write or read
+    body: tuple = ()
+    otherwise: tuple | None = None
+
+
+@dataclass(frozen=True)
+class IrqOff:
+    """`local_irq_disable(); body; local_irq_enable();` (or save/restore)."""
+
+    style: str                     # disable or save
+    body: tuple = ()
+
+
+@dataclass(frozen=True)
+class ReadSection:
+    """A read section of a grace-period domain: `rcu_read_lock(); body;
+    rcu_read_unlock();` (domain rcu), the `_bh` pair (rcu_bh), or
+    `srcu_read_lock(S); body; srcu_read_unlock(S);` (srcu)."""
+
+    domain: str
+    body: tuple = ()
+
+
+@dataclass(frozen=True)
+class Guard:
+    """`if live { body }`: the check that `m` is still published."""
+
+    body: tuple = ()
+
+
+@dataclass(frozen=True)
+class CheckMap:
+    """Check-then-act: `if revoked(b) { unwind; return; } map(b);`, or the guarded form
+    `if !revoked(b) { map(b); }`."""
+
+    early_return: bool
+
+
+@dataclass(frozen=True)
+class Revoke:
+    """`revoke(b); unmap(b);`"""
+
+
+@dataclass(frozen=True)
+class RefOp:
+    """A step on the refcounted `r`: lookup (`if kref_get_unless_zero` use and put),
+    drop (`if refcount_dec_and_test` free), rearm (`kref_init`), put (`kref_put` with
+    the release function)."""
+
+    verb: str
+
+
+@dataclass(frozen=True)
+class CompletionOp:
+    """A step on the completion `c`: complete, complete_all, wait, timed (a wait with
+    a timeout and a branch per outcome), reinit."""
+
+    verb: str
+
+
+@dataclass(frozen=True)
+class MemOp:
+    """A step on the published memory `m`: access (`access(m);`), unpublish
+    (`clear(live);`), free (`kfree(m);`)."""
+
+    verb: str
+
+
+@dataclass(frozen=True)
+class Synchronize:
+    """A grace period: `synchronize_rcu();` (rcu), `synchronize_net();` (net, the same
+    wait), `synchronize_srcu(S);` (srcu)."""
+
+    domain: str
+
+
+@dataclass(frozen=True)
+class WorkOp:
+    """The work item `w`: queue (`schedule_work(w);`), flush (`flush_work(w);`),
+    flush_all (`flush_workqueue();`)."""
+
+    verb: str
+
+
+@dataclass(frozen=True)
+class PathDef:
+    name: str
+    context: str
+    body: tuple
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A scenario thread: `count * path() @cpu`."""
+
+    path: str
+    count: int
+    cpu: int
+
+
+@dataclass(frozen=True)
+class Design:
+    seed: int
+    locks: tuple[tuple[str, str], ...]           # (name, kind)
+    revocable: bool
+    paths: tuple[PathDef, ...]
+    scenario: tuple[Entry, ...] | None
+    planted: frozenset[str] = field(default_factory=frozenset)   # shapes planted on purpose
+    refcounted: bool = False       # `object r : refcounted = 2` and its release function
+    ref_frees: bool = True         # the release function frees r (else parks it)
+    completion: bool = False       # `object c : completion`
+    published: bool = False        # `object m : memory` and `object live : flag = true`
+    srcu: bool = False             # `lock S : srcu`
+    work: tuple | None = None      # the body of `fn w()`
+
+    def kind(self, lock: str) -> str:
+        return dict(self.locks)[lock]
+
+
+BODIED = (Section, Try, IrqOff, ReadSection, Guard)
+
+
+def _children(item) -> tuple:
+    if isinstance(item, Try):
+        return item.body + (item.otherwise or ())
+    return getattr(item, "body", ())
+
+
+def _contains(body, kind) -> bool:
+    return any(isinstance(item, kind) or _contains(_children(item), kind) for item in body)
+
+
+def _contains_op(body, kind, verb: str) -> bool:
+    return any((isinstance(item, kind) and item.verb == verb)
+               or _contains_op(_children(item), kind, verb) for item in body)
+
+
+def _locks_taken(body) -> set[str]:
+    """The locks a body takes (sections and trylocks)."""
+    found: set[str] = set()
+    for item in body:
+        if isinstance(item, (Section, Try)):
+            found.add(item.lock)
+        found |= _locks_taken(_children(item))
+    return found
+
+
+# --------------------------------------------------------------- rendering
+
+VERBS = {
+    ("mutex", "write"): ("mutex_lock", "mutex_unlock"),
+    ("spinlock", "write"): ("spin_lock", "spin_unlock"),
+    ("spinlock", "irqsave"): ("spin_lock_irqsave", "spin_unlock_irqrestore"),
+    ("spinlock", "irq"): ("spin_lock_irq", "spin_unlock_irq"),
+    ("rwsem", "write"): ("down_write", "up_write"),
+    ("rwsem", "read"): ("down_read", "up_read"),
+    **{(kind, "write"): ("write_lock", "write_unlock") for kind in RWLOCKS},
+    **{(kind, "read"): ("read_lock", "read_unlock") for kind in RWLOCKS},
+}
+TRY_VERBS = {("mutex", "write"): "mutex_trylock", ("spinlock", "write"): "spin_trylock",
+             ("rwsem", "write"): "down_write_trylock", ("rwsem", "read"): "down_read_trylock",
+             **{(kind, "write"): "write_trylock" for kind in RWLOCKS},
+             **{(kind, "read"): "read_trylock" for kind in RWLOCKS}}
+IRQ_VERBS = {"disable": ("local_irq_disable", "local_irq_enable"),
+             "save": ("local_irq_save", "local_irq_restore")}
+READ_SECTION_VERBS = {"rcu": ("rcu_read_lock();", "rcu_read_unlock();"),
+                      "rcu_bh": ("rcu_read_lock_bh();", "rcu_read_unlock_bh();"),
+                      "srcu": ("srcu_read_lock(S);", "srcu_read_unlock(S);")}
+
+
+REF_TEXT = {
+    "lookup": "if kref_get_unless_zero(r) { access(r); kref_put(r, r_release); }",
+    "drop": "if refcount_dec_and_test(r) { kfree(r); }",
+    "rearm": "kref_init(r);",
+    "put": "kref_put(r, r_release);",
+}
+COMPLETION_TEXT = {
+    "complete": "complete(c);", "complete_all": "complete_all(c);",
+    "wait": "wait_for_completion(c);", "reinit": "reinit_completion(c);",
+    "timed": "if wait_for_completion_timeout(c) { complete(c); } else { reinit_completion(c); }",
+}
+MEM_TEXT = {"access": "access(m);", "unpublish": "clear(live);", "free": "kfree(m);"}
+SYNC_TEXT = {"rcu": "synchronize_rcu();", "net": "synchronize_net();",
+             "srcu": "synchronize_srcu(S);"}
+WORK_TEXT = {"queue": "schedule_work(w);", "flush": "flush_work(w);",
+             "flush_all": "flush_workqueue();"}
+LEAF_TEXT = {RefOp: REF_TEXT, CompletionOp: COMPLETION_TEXT, MemOp: MEM_TEXT,
+             WorkOp: WORK_TEXT}
+
+
+def render(design: Design) -> str:
+    lines = [f"// random design, seed {design.seed}", "import kernel"]
+    lines += [f"lock {name} : {kind}" for name, kind in design.locks]
+    if design.srcu:
+        lines.append("lock S : srcu")
+    if design.revocable:
+        lines.append("object b : revocable")
+    if design.refcounted:
+        lines.append("object r : refcounted = 2")
+        lines.append("fn r_release(o: refcounted) { " + ("kfree(o); " if design.ref_frees
+                                                          else "") + "}")
+    if design.completion:
+        lines.append("object c : completion")
+    if design.published:
+        lines.append("object m : memory")
+        lines.append("object live : flag = true")
+    if design.work is not None:
+        body = " ".join(_render_body(design, design.work, ()))
+        lines.append(f"fn w() {{ {body} }}".replace("  ", " "))
+    for path in design.paths:
+        body = " ".join(_render_body(design, path.body, ()))
+        lines.append(f"path {path.name} in {path.context} {{ {body} }}")
+    if design.scenario:
+        parts = [(f"{e.count} * " if e.count > 1 else "") + f"{e.path}() @{e.cpu}"
+                 for e in design.scenario]
+        lines.append("scenario s = " + " || ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def _render_body(design: Design, body, closers: tuple[str, ...]) -> list[str]:
+    """Statements; `closers` are what an early return must undo, innermost last."""
+    out: list[str] = []
+    for item in body:
+        out += _render_item(design, item, closers)
+    return out
+
+
+def _render_item(design: Design, item, closers) -> list[str]:
+    if isinstance(item, Section):
+        take, drop = VERBS[(design.kind(item.lock), item.mode)]
+        inner = closers + (f"{drop}({item.lock});",)
+        return [f"{take}({item.lock});", *_render_body(design, item.body, inner),
+                f"{drop}({item.lock});"]
+    if isinstance(item, Try):
+        drop = VERBS[(design.kind(item.lock), item.mode)][1]
+        test = TRY_VERBS[(design.kind(item.lock), item.mode)]
+        inner = closers + (f"{drop}({item.lock});",)
+        text = [f"if {test}({item.lock}) {{", *_render_body(design, item.body, inner),
+                f"{drop}({item.lock}); }}"]
+        if item.otherwise is not None:
+            text += ["else {", *_render_body(design, item.otherwise, closers), "}"]
+        return text
+    if isinstance(item, IrqOff):
+        off, on = IRQ_VERBS[item.style]
+        return [f"{off}();", *_render_body(design, item.body, closers + (f"{on}();",)),
+                f"{on}();"]
+    if isinstance(item, ReadSection):
+        take, drop = READ_SECTION_VERBS[item.domain]
+        return [take, *_render_body(design, item.body, closers + (drop,)), drop]
+    if isinstance(item, Guard):
+        return ["if live {", *_render_body(design, item.body, closers), "}"]
+    if type(item) in LEAF_TEXT:
+        return [LEAF_TEXT[type(item)][item.verb]]
+    if isinstance(item, Synchronize):
+        return [SYNC_TEXT[item.domain]]
+    if isinstance(item, CheckMap):
+        if not item.early_return:
+            return ["if !revoked(b) { map(b); }"]
+        unwind = " ".join(reversed(closers))
+        return [f"if revoked(b) {{ {unwind} return; }}".replace("  ", " "), "map(b);"]
+    return ["revoke(b); unmap(b);"]
+
+
+# --------------------------------------------------------------- coverage
+
+def features(design: Design) -> set[str]:
+    """The features a design exercises, for the generator's coverage report."""
+    found = {f"locks={len(design.locks)}", f"paths={len(design.paths)}"}
+    found |= {f"kind:{kind}" for _, kind in design.locks}
+    found |= {f"planted:{shape}" for shape in design.planted}
+    found.add("scenario" if design.scenario else "no-scenario")
+    if design.scenario and any(e.count > 1 for e in design.scenario):
+        found.add("scenario:2-instances")
+    if design.revocable:
+        found.add("revocable")
+    if design.refcounted:
+        found.add("refcounted" + ("" if design.ref_frees else ":parked"))
+    if design.completion:
+        found.add("completion")
+    if design.published:
+        found.add("published")
+    if design.srcu:
+        found.add("kind:srcu")
+    if design.work is not None:
+        found.add("work")
+        _item_features(design, design.work, found, _Where(work=True))
+        if _locks_taken(design.work):
+            found.add("work:takes-lock")
+    for path in design.paths:
+        found.add(f"context:{path.context}")
+        depth = _depth(path.body)
+        found.add(f"max-depth={depth}")
+        _item_features(design, path.body, found, _Where(irq=path.context != "process"))
+    return found
+
+
+@dataclass(frozen=True)
+class _Where:
+    """What encloses an item, for the features that depend on it."""
+
+    irq: bool = False              # an interrupt path
+    work: bool = False             # the work function
+    locks: frozenset = frozenset()  # the locks held
+    atomic: bool = False           # a spinning lock held or interrupts off
+    readers: frozenset = frozenset()  # the read sections the item is in (domains)
+
+
+def _item_features(design: Design, body, found: set[str], where: _Where) -> None:
+    for item in body:
+        inner = where
+        if where.work and isinstance(item, (CheckMap, Revoke, RefOp, MemOp)):
+            found.add("work:uses-object")
+        if isinstance(item, Section):
+            kind = design.kind(item.lock)
+            reader = "down_read" if kind == "rwsem" else f"read_lock:{kind[len('rwlock'):]}"
+            found.add({"read": reader, "irqsave": "spin_lock_irqsave",
+                       "irq": "spin_lock_irq"}.get(item.mode, f"{kind}:{item.mode}"))
+        elif isinstance(item, Try):
+            found.add("trylock")
+            if item.otherwise is not None:
+                found.add("trylock-else")
+        elif isinstance(item, IrqOff):
+            found.add(f"local_irq_{item.style}")
+            inner = replace(where, atomic=True)
+        elif isinstance(item, ReadSection):
+            found.add({"rcu": "rcu_read_lock", "rcu_bh": "rcu_read_lock_bh",
+                       "srcu": "srcu_read_lock"}[item.domain])
+            inner = replace(where, readers=where.readers | {item.domain})
+        elif isinstance(item, Guard):
+            found.add("guarded-use")
+        elif isinstance(item, CheckMap):
+            found.add("check-then-act")
+        elif isinstance(item, RefOp):
+            found.add(f"ref:{item.verb}")
+        elif isinstance(item, CompletionOp):
+            found.add(f"completion:{item.verb}")
+        elif isinstance(item, MemOp):
+            found.add(f"mem:{item.verb}")
+            if item.verb == "access":
+                _access_features(where, found)
+        elif isinstance(item, Synchronize):
+            found.add("synchronize_srcu" if item.domain == "srcu" else "synchronize_rcu")
+            if where.locks:
+                found.add("synchronize-under-lock")
+            if where.readers or (item.domain != "srcu" and where.atomic):
+                found.add("synchronize-in-reader")
+        elif isinstance(item, WorkOp):
+            found.add({"queue": "schedule_work", "flush": "flush_work",
+                       "flush_all": "flush_workqueue"}[item.verb])
+            if item.verb != "queue" and where.locks & _locks_taken(design.work or ()):
+                found.add("flush-under-lock")
+        if isinstance(item, (Section, Try)):
+            inner = replace(inner, locks=where.locks | {item.lock},
+                            atomic=where.atomic or design.kind(item.lock) in SPINNING
+                            or item.mode in ("irqsave", "irq"))
+        _item_features(design, _children(item), found, inner)
+
+
+def _access_features(where: _Where, found: set[str]) -> None:
+    if "srcu" in where.readers:
+        found.add("access:srcu-reader")
+    if where.readers - {"srcu"}:
+        found.add("access:rcu-reader")
+    elif where.irq or where.atomic:
+        found.add("access:implicit-rcu-reader")     # an irq handler, a spinlock, irqs off
+
+
+def _depth(body) -> int:
+    """Lock nesting depth: sections and trylocks count, irq-off regions do not."""
+    best = 0
+    for item in body:
+        inner = _depth(_children(item))
+        best = max(best, inner + (1 if isinstance(item, (Section, Try)) else 0))
+    return best
+
+
+def coverage(designs) -> Counter:
+    counts: Counter = Counter()
+    for design in designs:
+        counts.update(features(design))
+    return counts
+
+
+# --------------------------------------------------------------- shrinking
+
+def shrink_candidates(design: Design):
+    """Smaller designs, roughly biggest cut first: a path, the scenario, a lock, an
+    object, a domain, the work, then one statement at a time."""
+    for path in design.paths:
+        yield _without_path(design, path.name)
+    if design.scenario:
+        if any(e.count > 1 for e in design.scenario):
+            yield replace(design, scenario=tuple(replace(e, count=1) for e in design.scenario))
+        for index in range(len(design.scenario)):
+            rest = design.scenario[:index] + design.scenario[index + 1:]
+            if rest:
+                yield replace(design, scenario=rest)
+    for name, _ in design.locks:
+        yield _without_lock(design, name)
+    if design.revocable:
+        yield _without_items(design, lambda i: isinstance(i, (CheckMap, Revoke)),
+                             revocable=False)
+    if design.refcounted:
+        yield _without_items(design, lambda i: isinstance(i, RefOp), refcounted=False)
+    if design.completion:
+        yield _without_items(design, lambda i: isinstance(i, CompletionOp), completion=False)
+    if design.work is not None:
+        yield _without_items(design, lambda i: isinstance(i, WorkOp), work=None)
+    if design.published:
+        yield _without_items(design, lambda i: isinstance(i, MemOp), unwrap=Guard,
+                             published=False)
+    if design.srcu:
+        yield _without_items(design, lambda i: isinstance(i, Synchronize)
+                             and i.domain == "srcu", unwrap=ReadSection, srcu=False)
+    for index, path in enumerate(design.paths):
+        for body in _body_edits(path.body):
+            paths = list(design.paths)
+            paths[index] = replace(path, body=body)
+            yield replace(design, paths=tuple(paths))
+    if design.work:
+        for body in _body_edits(design.work):
+            yield replace(design, work=body)
+
+
+def _without_path(design: Design, name: str) -> Design:
+    paths = tuple(p for p in design.paths if p.name != name)
+    scenario = None
+    if design.scenario:
+        scenario = tuple(e for e in design.scenario if e.path != name) or None
+    return replace(design, paths=paths, scenario=scenario)
+
+
+def _map_design(design: Design, fn, **changes) -> Design:
+    """`_map_items` over every path and the work function."""
+    paths = tuple(replace(p, body=_map_items(p.body, fn)) for p in design.paths)
+    work = changes.pop("work", None if design.work is None else _map_items(design.work, fn))
+    return replace(design, paths=paths, work=work, **changes)
+
+
+def _without_lock(design: Design, name: str) -> Design:
+    def unwrap(item):
+        return item.body if isinstance(item, (Section, Try)) and item.lock == name else (item,)
+    return _map_design(design, unwrap,
+                       locks=tuple(lk for lk in design.locks if lk[0] != name))
+
+
+def _without_items(design: Design, drops, unwrap=None, **changes) -> Design:
+    """Drop the items `drops` accepts, unwrap those of the node class `unwrap` (an SRCU
+    read section: only those of domain srcu), and apply `changes`."""
+    def edit(item):
+        if drops(item):
+            return ()
+        if unwrap is not None and isinstance(item, unwrap) and (
+                not isinstance(item, ReadSection) or item.domain == "srcu"):
+            return item.body
+        return (item,)
+    return _map_design(design, edit, **changes)
+
+
+def _map_items(body, fn) -> tuple:
+    """Rewrite every item bottom-up; `fn` returns the items that replace one item."""
+    out = []
+    for item in body:
+        if isinstance(item, Try):
+            otherwise = None if item.otherwise is None else _map_items(item.otherwise, fn)
+            item = replace(item, body=_map_items(item.body, fn), otherwise=otherwise)
+        elif isinstance(item, BODIED):
+            item = replace(item, body=_map_items(item.body, fn))
+        out += fn(item)
+    return tuple(out)
+
+
+def _body_edits(body):
+    """Every body one edit smaller: an item dropped, unwrapped (its body in its place),
+    a trylock's else branch dropped, or one edit inside an item."""
+    for index, item in enumerate(body):
+        before, after = body[:index], body[index + 1:]
+        yield before + after
+        if isinstance(item, BODIED):
+            yield before + item.body + after
+        if isinstance(item, Try) and item.otherwise is not None:
+            yield before + (replace(item, otherwise=None),) + after
+        if isinstance(item, Section) and item.mode in ("irqsave", "irq", "read"):
+            mode = "write"
+            yield before + (replace(item, mode=mode),) + after
+        for inner in _body_edits(item.body if hasattr(item, "body") else ()):
+            yield before + (replace(item, body=inner),) + after
+        if isinstance(item, Try) and item.otherwise:
+            for inner in _body_edits(item.otherwise):
+                yield before + (replace(item, otherwise=inner),) + after
