@@ -115,9 +115,27 @@ class Synchronize:
 @dataclass(frozen=True)
 class WorkOp:
     """The work item `w`: queue (`schedule_work(w);`), flush (`flush_work(w);`),
-    flush_all (`flush_workqueue();`)."""
+    flush_all (`flush_workqueue();`), cancel (`cancel_work_sync(w);`)."""
 
     verb: str
+
+
+@dataclass(frozen=True)
+class WaitOp:
+    """The wait queue `q` and its condition `ready`: wait (`wait_event(q, ready);`),
+    timed (`wait_event_timeout`), wake (`set(ready); wake_up(q);`), wake_early
+    (the wake-up before the condition: a lost wake-up), set_only (no wake-up)."""
+
+    verb: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """`live` read into a local inside a read section of `domain`, and `m` used
+    through it: inside the section (right) or after it (`after`: a use after free)."""
+
+    domain: str
+    after: bool
 
 
 @dataclass(frozen=True)
@@ -150,6 +168,7 @@ class Design:
     published: bool = False        # `object m : memory` and `object live : flag = true`
     srcu: bool = False             # `lock S : srcu`
     work: tuple | None = None      # the body of `fn w()`
+    waitqueue: bool = False        # `object q : waitqueue` and `object ready : flag`
 
     def kind(self, lock: str) -> str:
         return dict(self.locks)[lock]
@@ -217,13 +236,18 @@ COMPLETION_TEXT = {
     "wait": "wait_for_completion(c);", "reinit": "reinit_completion(c);",
     "timed": "if wait_for_completion_timeout(c) { complete(c); } else { reinit_completion(c); }",
 }
-MEM_TEXT = {"access": "access(m);", "unpublish": "clear(live);", "free": "kfree(m);"}
+MEM_TEXT = {"access": "access(m);", "unpublish": "clear(live);", "free": "kfree(m);",
+            "free_rcu": "kfree_rcu(m);", "call_rcu": "call_rcu(m_free);"}
 SYNC_TEXT = {"rcu": "synchronize_rcu();", "net": "synchronize_net();",
              "srcu": "synchronize_srcu(S);"}
 WORK_TEXT = {"queue": "schedule_work(w);", "flush": "flush_work(w);",
-             "flush_all": "flush_workqueue();"}
+             "flush_all": "flush_workqueue();", "cancel": "cancel_work_sync(w);"}
+WAIT_TEXT = {"wait": "wait_event(q, ready);",
+             "timed": "if !wait_event_timeout(q, ready) { set(ready); }",
+             "wake": "set(ready); wake_up(q);", "wake_early": "wake_up(q); set(ready);",
+             "set_only": "set(ready);"}
 LEAF_TEXT = {RefOp: REF_TEXT, CompletionOp: COMPLETION_TEXT, MemOp: MEM_TEXT,
-             WorkOp: WORK_TEXT}
+             WorkOp: WORK_TEXT, WaitOp: WAIT_TEXT}
 
 
 def render(design: Design) -> str:
@@ -242,6 +266,10 @@ def render(design: Design) -> str:
     if design.published:
         lines.append("object m : memory")
         lines.append("object live : flag = true")
+        lines.append("fn m_free() { kfree(m); }")
+    if design.waitqueue:
+        lines.append("object q : waitqueue")
+        lines.append("object ready : flag")
     if design.work is not None:
         body = " ".join(_render_body(design, design.work, ()))
         lines.append(f"fn w() {{ {body} }}".replace("  ", " "))
@@ -291,6 +319,11 @@ def _render_item(design: Design, item, closers) -> list[str]:
         return [LEAF_TEXT[type(item)][item.verb]]
     if isinstance(item, Synchronize):
         return [SYNC_TEXT[item.domain]]
+    if isinstance(item, Snapshot):
+        take, drop = READ_SECTION_VERBS[item.domain]
+        use = "if seen { access(m); }"
+        inner = [drop, use] if item.after else [use, drop]
+        return ["{", take, "let seen = live;", *inner, "}"]
     if isinstance(item, CheckMap):
         if not item.early_return:
             return ["if !revoked(b) { map(b); }"]
@@ -319,6 +352,8 @@ def features(design: Design) -> set[str]:
         found.add("published")
     if design.srcu:
         found.add("kind:srcu")
+    if design.waitqueue:
+        found.add("waitqueue")
     if design.work is not None:
         found.add("work")
         _item_features(design, design.work, found, _Where(work=True))
@@ -382,9 +417,13 @@ def _item_features(design: Design, body, found: set[str], where: _Where) -> None
                 found.add("synchronize-under-lock")
             if where.readers or (item.domain != "srcu" and where.atomic):
                 found.add("synchronize-in-reader")
+        elif isinstance(item, WaitOp):
+            found.add(f"waitqueue:{item.verb}")
+        elif isinstance(item, Snapshot):
+            found.add("let-snapshot" + (":after" if item.after else ""))
         elif isinstance(item, WorkOp):
             found.add({"queue": "schedule_work", "flush": "flush_work",
-                       "flush_all": "flush_workqueue"}[item.verb])
+                       "flush_all": "flush_workqueue", "cancel": "cancel_work_sync"}[item.verb])
             if item.verb != "queue" and where.locks & _locks_taken(design.work or ()):
                 found.add("flush-under-lock")
         if isinstance(item, (Section, Try)):
@@ -445,8 +484,10 @@ def shrink_candidates(design: Design):
     if design.work is not None:
         yield _without_items(design, lambda i: isinstance(i, WorkOp), work=None)
     if design.published:
-        yield _without_items(design, lambda i: isinstance(i, MemOp), unwrap=Guard,
+        yield _without_items(design, lambda i: isinstance(i, (MemOp, Snapshot)), unwrap=Guard,
                              published=False)
+    if design.waitqueue:
+        yield _without_items(design, lambda i: isinstance(i, WaitOp), waitqueue=False)
     if design.srcu:
         yield _without_items(design, lambda i: isinstance(i, Synchronize)
                              and i.domain == "srcu", unwrap=ReadSection, srcu=False)

@@ -47,7 +47,7 @@ WORLD_BUDGET = 3_000
 # in, is found in a scenario only (docs/findings.md, `hang`).
 PATHWIDE = frozenset({"deadlock", "held-at-exit", "bad-unlock"})
 # How semantics.stuck_violation describes those waits of a blocked thread.
-WAIT_TEXTS = ("wait(", "a grace period of ", "a flush of ")
+WAIT_TEXTS = ("wait(", "a grace period of ", "a flush of ", "wait_event(")
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,16 @@ of published memory (read sections, and for RCU spinlocks, irq-off regions
 and interrupt handlers) against a writer that unpublishes, waits a grace
 period (sometimes under a lock or inside a read section) and frees; a work
 item queued by one path and flushed by another (sometimes under a lock the
-work takes), or by the workqueue flush.
+work takes), or by the workqueue flush; and their variants: kfree_rcu() and
+call_rcu() instead of a grace period and a free, cancel_work_sync() instead
+of a flush, a read section whose use of `m` goes through a local snapshot
+(inside the section, or after it); a wait queue with a waiter (wait_event,
+sometimes timed or under a lock) and a waker that wakes after setting the
+condition, before it (a lost wake-up) or never.
 
-Rwlocks and everything about grace periods and work are drawn from streams of
-their own, so every other choice of an existing seed stays as it was.
+Rwlocks, grace periods and work, and the wait queue and variants are drawn
+from streams of their own, so every other choice of an existing seed stays as
+it was.
 """
 from __future__ import annotations
 
@@ -29,8 +35,8 @@ from dataclasses import replace
 
 from tests.design_tree import (KINDS, READ_WRITE, RWLOCKS, SPINNING, CheckMap, CompletionOp,
                                Design, Entry, Guard, IrqOff, MemOp, PathDef, ReadSection, RefOp,
-                               Revoke, Section, Synchronize, Try, WorkOp, _contains,
-                               _contains_op, _locks_taken, _map_items)
+                               Revoke, Section, Snapshot, Synchronize, Try, WaitOp, WorkOp,
+                               _contains, _contains_op, _locks_taken, _map_items)
 # What the oracle takes from here: the tree's own API, and `generate`.
 from tests.design_tree import coverage, features, render, shrink_candidates
 
@@ -40,6 +46,7 @@ LOCK_NAMES = ("A", "B", "C", "D", "E")
 IRQ_CONTEXTS = ("hardirq", "softirq")
 # Shares of the designs with RCU readers and a writer, an SRCU domain, a work item.
 RCU_SHARE, SRCU_SHARE, WORK_SHARE = 0.16, 0.09, 0.14
+WAITQUEUE_SHARE = 0.1
 MAX_PATHS = 4
 
 
@@ -55,6 +62,11 @@ class _Gen:
         self.srcu = self.grace.random() < SRCU_SHARE
         self.work = self.grace.random() < WORK_SHARE
         self.published = self.rcu or self.srcu
+        # Wait queues, and variants of the grace and work designs (kfree_rcu,
+        # call_rcu, cancels, snapshots in locals): a third stream, so that the
+        # designs of the first two stay as they were.
+        self.waits = random.Random(f"waits-{seed}")
+        self.waitqueue = self.waits.random() < WAITQUEUE_SHARE
 
     def design(self) -> Design:
         rng = self.rng
@@ -86,7 +98,9 @@ class _Gen:
         scenario = self.scenario(paths) if rng.random() < 0.5 else None
         design = Design(self.seed, self.locks, self.revocable, tuple(paths), scenario,
                         frozenset(planted), self.refcounted, self.ref_frees, self.completion)
-        return self.graces(design) if self.published or self.work else design
+        if self.published or self.work:
+            design = self.variants(self.graces(design))
+        return self.wait_queue(design) if self.waitqueue else design
 
     # ---- planted shapes
 
@@ -308,6 +322,47 @@ class _Gen:
         else:
             self.insert(paths, self.pick_path(paths, entries, process=True, fresh=0.3), steps)
 
+    # ---- wait queues and variants (every draw from self.waits)
+
+    def variants(self, design: Design) -> Design:
+        """Some grace periods and frees become kfree_rcu() or call_rcu(), some flushes
+        cancels, and some uses in read sections go through a local snapshot."""
+        rng = self.rng = self.waits
+
+        def edit(body):
+            out = []
+            for index, item in enumerate(body):
+                after = body[index + 1] if index + 1 < len(body) else None
+                if isinstance(item, Synchronize) and item.domain != "srcu" and \
+                        after == MemOp("free") and rng.random() < 0.6:
+                    out.append(MemOp("free_rcu" if rng.random() < 0.5 else "call_rcu"))
+                    out.append(None)               # the free it replaces
+                elif isinstance(item, WorkOp) and item.verb == "flush" and rng.random() < 0.45:
+                    out.append(WorkOp("cancel"))
+                elif isinstance(item, ReadSection) and item.domain != "srcu" and \
+                        item.body == (Guard((MemOp("access"),)),) and rng.random() < 0.5:
+                    out.append(Snapshot(item.domain, rng.random() < 0.5))
+                else:
+                    out.append(item)
+            return tuple(_skip_replaced(out))
+        paths = tuple(replace(p, body=edit(p.body)) for p in design.paths)
+        return replace(design, paths=paths)
+
+    def wait_queue(self, design: Design) -> Design:
+        """A waiter (`wait_event`, sometimes timed or under a lock) and a waker that
+        sets the condition and wakes, wakes first (a lost wake-up) or never wakes."""
+        rng = self.rng = self.waits
+        paths = list(design.paths)
+        entries = list(design.scenario or ())
+        wait = WaitOp("timed" if rng.random() < 0.3 else "wait")
+        if rng.random() < 0.2:
+            wait = self.section(rng.choice([n for n, _ in self.locks]), (wait,))
+        self.insert(paths, self.pick_path(paths, entries, process=True, fresh=0.5), (wait,))
+        waker = WaitOp(rng.choice(("wake", "wake", "wake_early", "set_only")))
+        self.insert(paths, self.pick_path(paths, entries, process=False, fresh=0.4), (waker,))
+        scenario = tuple(entries) if design.scenario else None
+        return replace(design, paths=tuple(paths), scenario=scenario, waitqueue=True)
+
     # ---- random paths
 
     def random_path(self, number: int) -> PathDef:
@@ -381,6 +436,18 @@ class _Gen:
             if path.context != "process" and entries and rng.random() < 0.8:
                 entries.append(Entry(path.name, 1, rng.randrange(len(entries))))
         return tuple(entries) or None
+
+
+def _skip_replaced(items):
+    """The items, each None dropping the item after it (a free kfree_rcu replaced)."""
+    skip = False
+    for item in items:
+        if item is None:
+            skip = True
+        elif skip:
+            skip = False
+        else:
+            yield item
 
 
 def generate(seed: int) -> Design:
