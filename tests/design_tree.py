@@ -421,6 +421,8 @@ def _item_features(design: Design, body, found: set[str], where: _Where) -> None
             found.add(f"waitqueue:{item.verb}")
         elif isinstance(item, Snapshot):
             found.add("let-snapshot" + (":after" if item.after else ""))
+            found.add({"rcu": "rcu_read_lock", "rcu_bh": "rcu_read_lock_bh",
+                       "srcu": "srcu_read_lock"}[item.domain])
         elif isinstance(item, WorkOp):
             found.add({"queue": "schedule_work", "flush": "flush_work",
                        "flush_all": "flush_workqueue", "cancel": "cancel_work_sync"}[item.verb])
