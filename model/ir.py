@@ -335,6 +335,11 @@ def successors(op: Op) -> tuple[int, ...]:
     return (op.next,)
 
 
+def code_id(fn: str, context: Context) -> str:
+    """The id of the code that runs `fn` as deferred work in `context`."""
+    return f"{fn}@{context.value}"
+
+
 @dataclass(frozen=True)
 class Code:
     """The lowered body of one thread: a path instance, a work item or a callback."""

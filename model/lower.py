@@ -222,16 +222,12 @@ class _CodeBuilder:
             return self.emit(ir.SleepUntil(args["q"].value, self.pure_cond(inner, where), site, k))
         if name == "grace_period":
             return self.grace("readers", args["l"].value, site, k)
-        if name == "wait_work":
+        if name in ("wait_work", "cancel_work"):
             work = args["work"].value
-            target = f"{work}@{ir.Context.WORKQUEUE.value}"
+            what = "work" if name == "wait_work" else "cancel"
+            target = ir.code_id(work, ir.Context.WORKQUEUE)
             return self.touch(self.lowerer.work_map(work, site), site,
-                              self.grace("work", target, site, k))
-        if name == "cancel_work":
-            work = args["work"].value
-            target = f"{work}@{ir.Context.WORKQUEUE.value}"
-            return self.touch(self.lowerer.work_map(work, site), site,
-                              self.grace("cancel", target, site, k))
+                              self.grace(what, target, site, k))
         if name == "wait_all_work":
             return self.touch(self.lowerer.workqueue_map(site), site,
                               self.grace("workqueue", "", site, k))

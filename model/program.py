@@ -173,7 +173,7 @@ class _Lowerer:
         self.found_callbacks.setdefault(fence, set()).add(cb)
 
     def request_spawn(self, fn: str, context: ir.Context, site: ir.Site) -> str:
-        code = f"{fn}@{context.value}"
+        code = ir.code_id(fn, context)
         self.pending_spawns.append((fn, context, site.span))
         return code
 
@@ -190,7 +190,7 @@ class _Lowerer:
 
     def free_code(self, obj: str, site: ir.Site) -> str:
         """The RCU callback of kfree_rcu(obj): it frees the object."""
-        code_id = f"kfree_rcu({obj})@{ir.Context.SOFTIRQ.value}"
+        code_id = ir.code_id(f"kfree_rcu({obj})", ir.Context.SOFTIRQ)
         if code_id not in self.codes:
             at = ir.Site(site.span, site.stack)
             ops = (ir.StateOp("free", obj, at, 1), ir.Exit(at))
@@ -217,7 +217,7 @@ class _Lowerer:
     def lower_spawns(self) -> None:
         while self.pending_spawns:
             fn_name, context, span = self.pending_spawns.pop(0)
-            code_id = f"{fn_name}@{context.value}"
+            code_id = ir.code_id(fn_name, context)
             if code_id in self.codes:
                 continue
             fn = self.resolved.fns[fn_name]
