@@ -72,8 +72,8 @@ def flushed_codes(program: ir.Program) -> frozenset[str]:
     return frozenset(op.target for op in waits if op.target in program.codes)
 
 
-def waits_for_instance(op: ir.Grace, code: ir.Code) -> bool:
-    """A flush waits for instances of this code."""
-    if op.what in ("work", "cancel"):
-        return code.id == op.target
-    return op.what == "workqueue" and code.context is ir.Context.WORKQUEUE
+def waits_for_instance(what: str, target: str, code: ir.Code) -> bool:
+    """A flush (`ir.Grace.what`, `.target`) waits for instances of this code."""
+    if what in ("work", "cancel"):
+        return code.id == target
+    return what == "workqueue" and code.context is ir.Context.WORKQUEUE

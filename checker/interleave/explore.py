@@ -240,7 +240,7 @@ class GraceWaits:
             if op.what == "readers":
                 return frozenset({"grace:" + op.target})
             return frozenset("work:" + cid for cid in sorted(self.flushed)
-                             if waits_for_instance(op, program.codes[cid]))
+                             if waits_for_instance(op.what, op.target, program.codes[cid]))
         touched = set()
         if code_id in self.cancelled and pc == program.codes[code_id].entry:
             touched.add("work:" + code_id)

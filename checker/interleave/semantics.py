@@ -360,24 +360,24 @@ def grace_waits(state: State, index: int) -> frozenset[int]:
     return next((entry[3] for entry in state.graces if entry[0] == index), frozenset())
 
 
-def grace_waited(model: Model, state: State, index: int, op) -> frozenset[int]:
-    """Whom a grace period or flush beginning now waits for: the threads in a read
-    section of its domain (the syncing thread too: it would wait for itself), or
-    the unfinished instances of the work it flushes."""
+def grace_waited(model: Model, state: State, what: str, target: str) -> frozenset[int]:
+    """Whom a grace period or flush (`ir.Grace.what`, `.target`) beginning now waits
+    for: the threads in a read section of its domain (the syncing thread too: it
+    would wait for itself), or the unfinished instances of the work it flushes."""
     program = model.program
-    if op.what == "readers":
+    if what == "readers":
         return frozenset(i for i, t in enumerate(state.threads) if state.pcs[i] >= 0
-                         and in_read_section(program, op.target, state.locals[i], t.context))
+                         and in_read_section(program, target, state.locals[i], t.context))
     return frozenset(i for i, t in enumerate(state.threads) if state.pcs[i] != FINISHED
-                     and waits_for_instance(op, program.codes[t.code]))
+                     and waits_for_instance(what, target, program.codes[t.code]))
 
 
-def left_grace(model: Model, state: State, index: int, op) -> bool:
-    """Thread `index` no longer holds up the grace period or flush `op`."""
+def left_grace(model: Model, state: State, index: int, what: str, target: str) -> bool:
+    """Thread `index` no longer holds up the grace period or flush (what, target)."""
     if state.pcs[index] == FINISHED:
         return True
-    return op.what == "readers" and not in_read_section(
-        model.program, op.target, state.locals[index], state.threads[index].context)
+    return what == "readers" and not in_read_section(
+        model.program, target, state.locals[index], state.threads[index].context)
 
 
 def try_state_succeeds(model: Model, state: State, op: ir.TryState) -> bool:

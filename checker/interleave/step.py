@@ -10,7 +10,6 @@ mutable scratch copy of the state that is frozen again at the end.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import NamedTuple
 
 from checker.interleave.semantics import (FINISHED, MAX_THREADS, NOT_STARTED, START, Event,
                                           LockState, Model, State, ThreadLimit, ThreadSpec,
@@ -200,18 +199,10 @@ def _graces_after(model: Model, state: State, index: int):
     flushes they have left (a read section ended, the work finished)."""
     out = []
     for syncer, what, target, waited in state.graces:
-        wait = _Wait(what, target)
         # the stepping thread, or work a cancel has just taken off the queue
-        waited = frozenset(i for i in waited if not left_grace(model, state, i, wait))
+        waited = frozenset(i for i in waited if not left_grace(model, state, i, what, target))
         out.append((syncer, what, target, waited))
     return tuple(out)
-
-
-class _Wait(NamedTuple):
-    """What a grace period or flush waits for (an `ir.Grace` without its place)."""
-
-    what: str
-    target: str
 
 
 def _shared_locks(step: _Step, outcome: LocalOutcome) -> None:
@@ -271,7 +262,7 @@ def _on_add_callback(step: _Step, op: ir.AddCallback, choice: int) -> None:
 
 def _on_grace(step: _Step, op: ir.Grace, choice: int) -> None:
     if op.phase == "begin":
-        waited = grace_waited(step.model, step.state, step.index, op)
+        waited = grace_waited(step.model, step.state, op.what, op.target)
         if op.what == "cancel":
             waited = _dequeue(step, waited)
         step.graces.append((step.index, op.what, op.target, waited))
@@ -317,9 +308,8 @@ def _on_spawn(step: _Step, op: ir.Spawn, choice: int) -> None:
     else:
         cpu = 1 + max(t.cpu for t in step.threads)
     if op.after_grace is not None:
-        wait = _Wait("readers", op.after_grace)
-        step.graces.append((len(step.threads), wait.what, wait.target,
-                            grace_waited(step.model, step.state, step.index, wait)))
+        step.graces.append((len(step.threads), "readers", op.after_grace,
+                            grace_waited(step.model, step.state, "readers", op.after_grace)))
     step.threads.append(ThreadSpec(f"{op.code}#{copy}", op.code, cpu, context))
     step.pcs.append(NOT_STARTED if context.is_interrupt
                     else step.model.program.codes[op.code].entry)

@@ -49,7 +49,7 @@ class GraceExport:
             if op.what == "readers":
                 counts = in_read_section(self.program, op.target, local, code.context)
             else:
-                counts = waits_for_instance(op, code)
+                counts = waits_for_instance(op.what, op.target, code)
             if counts:
                 out.add(number)
         return frozenset(out)
@@ -100,7 +100,8 @@ class GraceExport:
         return "".join(f" && GIDLE{self.index[('readers', d)]}(me)" for d in sorted(domains))
 
     def cancellable(self, code_id: str) -> bool:
-        return any(op.what == "cancel" and waits_for_instance(op, self.program.codes[code_id])
+        return any(op.what == "cancel" and waits_for_instance(op.what, op.target,
+                                                              self.program.codes[code_id])
                    for op in self.keys)
 
     def idle(self, op: ir.Grace) -> str:

@@ -118,7 +118,7 @@ class GraceRules:
         enc = self.enc
         facts = []
         for other in enc.u.threads:
-            if not waits_for_instance(op, other.code):
+            if not waits_for_instance(op.what, op.target, other.code):
                 continue
             done = enc.finished(other.index) if x2 is None else \
                 enc.finished_before(other.index, x2)
@@ -139,7 +139,8 @@ class GraceRules:
             for node in other.nodes:
                 op = node.op
                 if isinstance(op, ir.Grace) and op.what == "cancel" and op.phase == "begin" \
-                        and waits_for_instance(op, thread.code) and other.index != thread.index:
+                        and waits_for_instance(op.what, op.target, thread.code) \
+                        and other.index != thread.index:
                     x1 = enc.ev(other.index, node.index)
                     ways.append(enc.conj(enc.ex[other.index][node.index],
                                          True if x is None else before(x1, x),
