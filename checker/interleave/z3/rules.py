@@ -39,7 +39,8 @@ class Rules:
         self.program = enc.program
         self.store = Store(enc)
         self.graces = GraceRules(enc)
-        self.sleep_times: dict[tuple[int, int], z3.ArithRef] = {}
+        # (thread, node) of a wait_event() -> (the time of its last check, asleep for good)
+        self.sleeps: dict[tuple[int, int], tuple[z3.ArithRef, object]] = {}
         self.facts: list = []
         self.hazards: list[Hazard] = []
         self.gone: dict[int, object] = {}        # cancelled work: thread -> when
@@ -240,8 +241,14 @@ class Rules:
         """The thread, stopped at a wait_event(), sleeps for good: it checked at some
         time `c` after it got there, found the condition false, and no wake-up of
         the queue came after (the time is the witness's sleep step)."""
+        key = (thread.index, node.index)
+        if key not in self.sleeps:
+            check = z3.Int(f"sleep_{key[0]}_{key[1]}", self.enc.ctx)
+            self.sleeps[key] = (check, self._asleep_at(thread, node, check))
+        return self.sleeps[key][1]
+
+    def _asleep_at(self, thread: Thread, node: Node, check):
         enc, t, n, op = self.enc, thread.index, node.index, node.op
-        check = self.sleep_times.setdefault((t, n), z3.Int(f"sleep_{t}_{n}", enc.ctx))
         at = Ev(t, n, check)
         arrived = [z3.Implies(enc.edge(t, u, c), enc.time[t][u] <= check)
                    for u, c in node.preds]

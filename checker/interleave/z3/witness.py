@@ -68,9 +68,8 @@ def sleeps(rules: Rules, model: z3.ModelRef) -> list:
     """The checks that put a thread to sleep for good in a wait_event(), at the time
     the model gives them (they are no node's run: a check that passes is)."""
     out = []
-    for (t, n), check in sorted(rules.sleep_times.items()):
-        thread = rules.u.threads[t]
-        if _true(model, z3.And(rules.enc.stopped(t, n), rules.asleep(thread, thread.nodes[n]))):
+    for (t, n), (check, asleep) in sorted(rules.sleeps.items(), key=lambda item: item[0]):
+        if _true(model, z3.And(rules.enc.stopped(t, n), asleep)):
             out.append(((_int(model, check), t, n), t, n, 1))
     return out
 
