@@ -101,7 +101,9 @@ def test_a_reader_that_enters_after_the_grace_period_began_is_not_waited_for():
 def test_leaving_and_reentering_counts_as_having_left():
     model, state = start(program_of("""
 lock ss : srcu
-path reader in process { srcu_read_lock(ss); srcu_read_unlock(ss); srcu_read_lock(ss); srcu_read_unlock(ss); }
+path reader in process {
+    srcu_read_lock(ss); srcu_read_unlock(ss); srcu_read_lock(ss); srcu_read_unlock(ss);
+}
 path syncer in process { synchronize_srcu(ss); }
 scenario s = reader() || syncer()
 """))
@@ -158,7 +160,8 @@ def test_work_nothing_flushes_keeps_its_code_and_no_map_is_declared():
 
 def test_the_worker_holds_the_maps_of_what_flushes_it():
     compiled = compile_text("import kernel\nfn w() { }\n"
-                            "path p in process { schedule_work(w); flush_work(w); flush_workqueue(); }\n")
+                            "path p in process { schedule_work(w); flush_work(w); "
+                            "flush_workqueue(); }\n")
     program = compiled.program
     ops = program.codes["w@workqueue"].ops
     taken = [op.lock for op in ops if isinstance(op, ir.Acquire)]

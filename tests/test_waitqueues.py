@@ -72,6 +72,7 @@ def test_a_sleeper_nothing_wakes_is_a_hang():
 @pytest.mark.parametrize("cond", ["done && other", "nondet()", "mutex_trylock(M)"])
 def test_a_wait_condition_is_one_predicate(cond):
     compiled = compile_text("import kernel\nlock M : mutex\nobject wq : waitqueue\n"
-                            f"object done, other : flag\npath p in process {{ wait_event(wq, {cond}); }}\n")
+                            f"object done, other : flag\n"
+                            f"path p in process {{ wait_event(wq, {cond}); }}\n")
     assert any("a wait condition is re-read at every check" in d.message
                for d in compiled.diagnostics), compiled.diagnostics

@@ -12,8 +12,8 @@ will ever touch again, commutes with every step of the others, so every order
 of it against them reaches the same violations and stuck states. Runs are
 finite (each step advances a pc in an acyclic code graph or starts a thread,
 or puts a thread to sleep in a wait_event(), which only a wake-up, another
-thread's step, lets it check again), so the reduction needs no cycle proviso. `por=False` explores every
-interleaving.
+thread's step, lets it check again), so the reduction needs no cycle proviso.
+`por=False` explores every interleaving.
 
 `explore_all` is the exhaustive mode: it does not stop at the first violation
 but collects every violation an interleaving can end in and every reachable
@@ -252,7 +252,8 @@ class GraceWaits:
             touched |= {"grace:" + d for d in self.domains
                         if program.locks[d].kind != "srcu"}
         elif isinstance(op, (ir.Acquire, ir.TryAcquire, ir.Release)):
-            touched |= {"grace:" + d for d in self.domains if _enters_read_side(program, d, op.lock)}
+            touched |= {"grace:" + d for d in self.domains
+                        if _enters_read_side(program, d, op.lock)}
         return frozenset(touched)
 
 

@@ -146,8 +146,9 @@ def describe_op(op: ir.Op, choice: int) -> str:
 
 def grace_step_text(op: ir.Grace) -> str:
     if op.what == "readers":
-        return (f"synchronize({op.target}): " +
-                ("the grace period begins" if op.phase == "begin" else "every earlier reader has left"))
+        outcome = "the grace period begins" if op.phase == "begin" else \
+            "every earlier reader has left"
+        return f"synchronize({op.target}): {outcome}"
     what = f"flush {op.target}" if op.what == "work" else "flush the workqueue"
     return what + (": waits for what is queued" if op.phase == "begin" else ": done")
 

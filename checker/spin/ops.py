@@ -4,7 +4,8 @@ A node is written as `nK: atomic { GUARD -> ...; goto nJ }`. GUARD is what
 makes the step enabled in docs/semantics.md: the thread's CPU lets it run,
 and for an exclusive/read acquire or a `wait`, the lock or completion allows
 it; for a grace period's or flush's `end`, nothing it waits for is left
-(checker.spin.graces). Ops whose successor the shared state decides (a trylock, a put, a shared
+(checker.spin.graces); for a `wait_event()` check, the thread is not asleep.
+Ops whose successor the shared state decides (a trylock, a put, a shared
 condition) become an `if` whose branches are exhaustive, so an atomic step
 never blocks half-way.
 """
