@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from model import ast, core, ir
-from model.resolve_body import if_chain
+from model.resolve_body import if_chain, is_condition_form
 from model.span import Span
 
 MAX_OPS_PER_CODE = 200_000
@@ -129,14 +129,9 @@ class _CodeBuilder:
             self.depth -= 1
 
     def is_condition(self, expr: ast.Expr, frame: Frame) -> bool:
-        if isinstance(expr, (ast.Not, ast.BoolOp, ast.Compare, ast.BoolLit)):
-            return True
-        if isinstance(expr, ast.Call):
-            builtin = core.BUILTINS.get(expr.name.text)
-            return builtin is None or builtin.role != "value"
         if isinstance(expr, ast.Name):
             return self.lowerer.value(expr, frame).type == "flag"
-        return False
+        return is_condition_form(expr)
 
     def stmt(self, stmt: ast.Stmt, k: int, frame: Frame) -> int:
         site = ir.Site(stmt.span, frame.stack)

@@ -91,6 +91,17 @@ def if_chain(stmt: ast.If) -> tuple[list[ast.If], ast.Block | None]:
     return arms, node
 
 
+def is_condition_form(expr: ast.Expr) -> bool:
+    """Whether an expression other than a name is a condition by its form (`let`
+    reads a condition once; a name is one when it names a flag)."""
+    if isinstance(expr, (ast.Not, ast.BoolOp, ast.Compare, ast.BoolLit)):
+        return True
+    if isinstance(expr, ast.Call):
+        builtin = core.BUILTINS.get(expr.name.text)
+        return builtin is None or builtin.role != "value"
+    return False
+
+
 def always_returns(block: ast.Block) -> bool:
     """Whether every way through `block` ends at a `return`."""
     for stmt in block.stmts:
@@ -193,18 +204,13 @@ class BodyChecker:
         return {**params, name: ast.Param(stmt.name, types, stmt.span)}
 
     def is_condition(self, expr: ast.Expr, params) -> bool:
-        if isinstance(expr, (ast.Not, ast.BoolOp, ast.Compare, ast.BoolLit)):
-            return True
-        if isinstance(expr, ast.Call):
-            builtin = core.BUILTINS.get(expr.name.text)
-            return builtin is None or builtin.role != "value"
-        if isinstance(expr, ast.Name) and expr.ident.text in params:
+        if not isinstance(expr, ast.Name):
+            return is_condition_form(expr)
+        if expr.ident.text in params:
             types = params[expr.ident.text].types
             return len(types) == 1 and types[0].text == "flag"
-        if isinstance(expr, ast.Name):
-            declared = self.objects.get(expr.ident.text)
-            return declared is not None and declared.kind == "flag"
-        return False
+        declared = self.objects.get(expr.ident.text)
+        return declared is not None and declared.kind == "flag"
 
     def check_stmt(self, stmt: ast.Stmt, params, returns_bool: bool) -> None:
         if isinstance(stmt, ast.CallStmt):
