@@ -189,7 +189,7 @@ class ObjectOption:
 class ObjectDecl:
     names: tuple[Ident, ...]
     kind: Ident
-    init: Literal | None
+    init: Literal | Ident | None       # an Ident: the object a pointer starts at
     options: tuple[ObjectOption, ...]
     span: Span
 

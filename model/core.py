@@ -28,7 +28,9 @@ class CoreParam:
 class Builtin:
     name: str
     params: tuple[CoreParam, ...]
-    role: str          # "stmt", "cond" (usable in `if`), "effect" (a cond with a side effect), "value"
+    # "stmt", "cond" (usable in `if`), "effect" (a cond with a side effect), "value",
+    # "object" (a pointer read: only in `let x = ...;` or a `-> object` return)
+    role: str
 
 
 def _p(name: str, types: str, default: object = REQUIRED) -> CoreParam:
@@ -80,7 +82,13 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("spawn_after_grace", (_p("work", "fn"), _p("l", "rcu|rcu_sched|srcu")), "stmt"),
     Builtin("free_after_grace", (_p("o", "memory|refcounted"), _p("l", "rcu|rcu_sched|srcu")),
             "stmt"),
+    # Pointers: rcu_assign_pointer() writes one; `let x = deref(p);` reads it once.
+    Builtin("assign", (_p("p", "pointer"), _p("v", "revocable|memory|refcounted|null")),
+            "stmt"),
+    Builtin("deref", (_p("p", "pointer"),), "object"),
     Builtin("assert_held", (_p("l", _LOCK), _p("mode", "mode|null", None)), "stmt"),
+    # A lockdep WARN that fires where it is reached (RCU_LOCKDEP_WARN), with its text.
+    Builtin("warn", (_p("message", "string"),), "stmt"),
     Builtin("assert_not_held", (_p("l", _LOCK),), "stmt"),
     Builtin("add_callback", (_p("f", "fence"), _p("cb", "fn")), "effect"),
     Builtin("nondet", (), "cond"),
@@ -89,7 +97,8 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("signalled", (_p("c", "completion|fence"),), "cond"),
     Builtin("held", (_p("l", _LOCK), _p("mode", "mode|null", None)), "cond"),
     *[Builtin(n, (), "cond") for n in (
-        "in_atomic", "irqs_disabled", "in_interrupt", "in_hardirq", "in_softirq")],
+        "in_atomic", "irqs_disabled", "bh_disabled", "in_interrupt", "in_hardirq",
+        "in_softirq")],
     # lockdep's read_lock_is_recursive(), for the rwlock `l` a read_lock() takes.
     Builtin("read_lock_is_recursive", (_p("l", "rwlock|null", None),), "cond"),
     Builtin("gfp_may_fs", (_p("g", "gfp"),), "cond"),

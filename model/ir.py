@@ -54,7 +54,9 @@ SPINNING_KINDS = frozenset({"spinlock", "raw_spinlock", "rwlock", "seqlock", "lo
 LOCK_KINDS = SLEEPING_KINDS | SPINNING_KINDS | frozenset({"ww_ctx", "rcu", "rcu_sched", "srcu",
                                                          "lockdep_map"})
 OBJECT_KINDS = frozenset({"revocable", "refcounted", "memory", "completion", "fence",
-                          "flag", "counter", "waitqueue"})
+                          "flag", "counter", "waitqueue", "pointer"})
+# What a pointer may point to (rcu_assign_pointer); NULL is its target number 0.
+POINTEE_KINDS = frozenset({"revocable", "refcounted", "memory"})
 
 # lockdep wait types (lockdep_types.h); a lock's inner type bounds what may nest in it.
 WAIT_INV, WAIT_FREE, WAIT_SPIN, WAIT_CONFIG, WAIT_SLEEP = 0, 1, 2, 3, 4
@@ -82,6 +84,8 @@ class Obj:
     span: Span
     lock: str | None = None        # a fence's lock, taken by signal and add_callback
     release: str | None = None     # code id run when a refcounted object drops to zero
+    # A pointer's possible targets, numbered from 1 (0 is NULL); `init` is a number.
+    targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,9 @@ class CNot:
 class CPred:
     """A state predicate: revoked(o), mapped(o), attached(o), freed(o), flag(f),
     signalled(c), armed(fence, fn), held(lock, mode or ""), in_atomic(),
-    irqs_disabled(), gfp_may_fs(flags...), gfp_may_block(flags...), and
-    count(obj, op, value) comparing a counter or reference count."""
+    irqs_disabled(), gfp_may_fs(flags...), gfp_may_block(flags...),
+    count(obj, op, value) comparing a counter or reference count, and
+    points_to(pointer, number, target) (the target's name, or "NULL" for 0)."""
 
     name: str
     args: tuple[Union[str, int], ...] = ()
@@ -124,8 +129,8 @@ class CPred:
 Cond = Union[CConst, CNondet, CNot, CPred]
 
 # Predicates whose value is private to the thread evaluating them.
-THREAD_LOCAL_PREDICATES = frozenset({"held", "in_atomic", "irqs_disabled", "gfp_may_fs",
-                                     "gfp_may_block"})
+THREAD_LOCAL_PREDICATES = frozenset({"held", "in_atomic", "irqs_disabled", "bh_disabled",
+                                     "gfp_may_fs", "gfp_may_block"})
 
 
 # ------------------------------------------------------------------------- ops
@@ -210,6 +215,7 @@ class StateOp:
     """revoke unrevoke map unmap access attach detach get free alloc set clear
     inc dec wait signal reinit, and disarm (a callback that is about to run);
     set_count (kref_init, refcount_set) writes `value` into a reference count;
+    assign (rcu_assign_pointer) makes a pointer point to its target number `value`;
     on a completion, signal (complete) adds one to its count and signal_all
     (complete_all) lets every wait pass until reinit."""
 
@@ -306,10 +312,24 @@ class SleepUntil:
 
 @dataclass(frozen=True)
 class Assert:
+    """Fails when `cond` is false: an `assert`, a lockdep assertion or WARN
+    (`finding` "assertion"), or a use of a NULL pointer ("use-after-free"). A
+    lockdep WARN (`lockdep`, always false) is the graph engine's: it is reported on
+    any path that reaches it, as lockdep does when that path runs; the
+    interleaving engines step over it, as the kernel goes on after a WARN."""
+
     cond: Cond
     message: str
     site: Site
     next: int
+    finding: str = "assertion"
+    lockdep: bool = False
+
+    def failure_text(self) -> str:
+        """What a failing assertion says: a WARN and a NULL use say it whole."""
+        if self.lockdep or self.finding != "assertion":
+            return self.message
+        return f"{self.message} fails"
 
 
 @dataclass(frozen=True)

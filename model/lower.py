@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from model import ast, core, ir
-from model.resolve_body import if_chain, is_condition_form
+from model.resolve_body import if_chain, is_condition_form, is_value_call
 from model.span import Span
 
 MAX_OPS_PER_CODE = 200_000
@@ -33,18 +33,23 @@ class Frame:
     ret: int | None = None                     # where `return;` goes
     ret_targets: tuple[int, int] | None = None  # (true, false) for `return e;`
     running: frozenset[tuple[str, str]] = frozenset()  # (callback or release fn, object)
+    # `return x;` of a `-> object` function: the caller's code for each value x.
+    ret_value: Callable[[Value], int] | None = None
 
     # dataclasses.replace() introspects the fields on every call; a frame is made
-    # per inlined call, so these two say the same directly.
+    # per inlined call, so these say the same directly.
     def returning_to(self, ret: int) -> "Frame":
-        return Frame(self.env, self.stack, ret, self.ret_targets, self.running)
+        return Frame(self.env, self.stack, ret, self.ret_targets, self.running, self.ret_value)
 
     def returning_bool(self, targets: tuple[int, int]) -> "Frame":
-        return Frame(self.env, self.stack, self.ret, targets, self.running)
+        return Frame(self.env, self.stack, self.ret, targets, self.running, self.ret_value)
+
+    def returning_value(self, then: Callable[[Value], int]) -> "Frame":
+        return Frame(self.env, self.stack, self.ret, self.ret_targets, self.running, then)
 
     def binding(self, name: str, value: "Value") -> "Frame":
         return Frame({**self.env, name: value}, self.stack, self.ret, self.ret_targets,
-                     self.running)
+                     self.running, self.ret_value)
 
 
 class LoweringError(Exception):
@@ -123,6 +128,9 @@ class _CodeBuilder:
                 then = self.stmts(rest, k, frame.binding(name, Value("bool", True)))
                 orelse = self.stmts(rest, k, frame.binding(name, Value("bool", False)))
                 return self.cond(let.value, then, orelse, frame)
+            if is_value_call(let.value, self.lowerer.resolved.fns):
+                return self.read(let.value, _once(
+                    lambda value: self.stmts(rest, k, frame.binding(name, value))), frame)
             value = self.lowerer.value(let.value, frame)
             return self.stmts(rest, k, frame.binding(name, value))
         finally:
@@ -131,7 +139,34 @@ class _CodeBuilder:
     def is_condition(self, expr: ast.Expr, frame: Frame) -> bool:
         if isinstance(expr, ast.Name):
             return self.lowerer.value(expr, frame).type == "flag"
-        return is_condition_form(expr)
+        return is_condition_form(expr, self.lowerer.resolved.fns)
+
+    def read(self, call: ast.Call, then: Callable[[Value], int], frame: Frame) -> int:
+        """A pointer read, `deref(p)` or a `-> object` function: code that goes on to
+        `then(x)` for each object x (or NULL) it can give."""
+        if call.name.text in self.lowerer.resolved.fns:
+            fn = self.lowerer.resolved.fns[call.name.text]
+            callee = self.lowerer.enter(fn, call, frame).returning_value(then)
+            return self.stmts(fn.body.stmts, then(NULL), callee)
+        pointer = self.lowerer.bind_builtin(call, frame)["p"].value
+        site = ir.Site(call.span, frame.stack)
+        targets = self.lowerer.targets.get(pointer, ())
+        # One test per target, in turn; NULL when none matched. A read is one step
+        # when the pointer has one target; with more, a pointer moved back to a
+        # target already tested can be seen as NULL: a spurious path, never a lost one.
+        entry = then(NULL)
+        for number in range(len(targets), 0, -1):
+            target = targets[number - 1]
+            kind = self.lowerer.resolved.objects[target].kind
+            test = ir.CPred("points_to", (pointer, number, target))
+            entry = self.emit(ir.Branch(test, site, then(Value(kind, target)), entry))
+        return entry
+
+    def value_return(self, value: ast.Expr, frame: Frame) -> int:
+        """`return x;` in a `-> object` function."""
+        if is_value_call(value, self.lowerer.resolved.fns):
+            return self.read(value, frame.ret_value, frame)
+        return frame.ret_value(self.lowerer.value(value, frame))
 
     def stmt(self, stmt: ast.Stmt, k: int, frame: Frame) -> int:
         site = ir.Site(stmt.span, frame.stack)
@@ -140,12 +175,7 @@ class _CodeBuilder:
         if isinstance(stmt, ast.CallStmt):
             return self.call_stmt(stmt.call, k, frame)
         if isinstance(stmt, ast.If):
-            arms, orelse = if_chain(stmt)
-            entry = self.stmts(orelse.stmts, k, frame) if orelse is not None else k
-            for arm in reversed(arms):
-                then = self.stmts(arm.then.stmts, k, frame)
-                entry = self.cond(arm.cond, then, entry, frame)
-            return entry
+            return self.if_chain(stmt, k, frame)
         if isinstance(stmt, ast.Either):
             targets = tuple(self.stmts(b.stmts, k, frame) for b in stmt.branches)
             return self.emit(ir.Choice(site, targets))
@@ -163,16 +193,36 @@ class _CodeBuilder:
             fail = self.emit(ir.Assert(ir.CConst(False), message, site, k))
             return self.cond(stmt.cond, k, fail, frame)
         if isinstance(stmt, ast.Return):
+            if frame.ret_value is not None:
+                return self.value_return(stmt.value, frame)
             if frame.ret_targets is not None:
                 return self.cond(stmt.value, *frame.ret_targets, frame)
             return frame.ret if frame.ret is not None else k
         raise AssertionError(f"unhandled statement {type(stmt).__name__}")
+
+    def if_chain(self, stmt: ast.If, k: int, frame: Frame) -> int:
+        """An arm whose test is known before the run (`if p != NULL` on what a pointer
+        read gave) is lowered alone, or not at all."""
+        arms, orelse = if_chain(stmt)
+        known = [self.static_truth(arm.cond, frame) for arm in arms]
+        if True in known:
+            arms, orelse = arms[:known.index(True) + 1], None
+        entry = self.stmts(orelse.stmts, k, frame) if orelse is not None else k
+        for arm, truth in reversed(list(zip(arms, known))):
+            if truth is False:
+                continue
+            then = self.stmts(arm.then.stmts, k, frame)
+            entry = then if truth else self.cond(arm.cond, then, entry, frame)
+        return entry
 
     def call_stmt(self, call: ast.Call, k: int, frame: Frame) -> int:
         name = call.name.text
         if name in core.BUILTINS:
             args = self.lowerer.bind_builtin(call, frame)
             builtin = core.BUILTINS[name]
+            site = ir.Site(call.span, frame.stack)
+            if _null_object(name, args) is not None:
+                return k if name in NULL_IS_NOTHING else self.null_use(call, args, site, k)
             if builtin.role == "effect":
                 return self.effect(name, args, k, k, ir.Site(call.span, frame.stack), frame)
             return self.builtin_stmt(name, args, ir.Site(call.span, frame.stack), k, frame)
@@ -226,6 +276,13 @@ class _CodeBuilder:
         if name == "wait_all_work":
             return self.touch(self.lowerer.workqueue_map(site), site,
                               self.grace("workqueue", "", site, k))
+        if name == "assign":
+            pointer = args["p"].value
+            number = self.lowerer.target_number(pointer, args["v"].value)
+            return self.emit(ir.StateOp("assign", pointer, site, k, value=number))
+        if name == "warn":
+            return self.emit(ir.Assert(ir.CConst(False), args["message"].value, site, k,
+                                       lockdep=True))
         if name == "assert_held":
             mode = args["mode"].value or ""
             held = ir.CPred("held", (args["l"].value, mode))
@@ -249,6 +306,13 @@ class _CodeBuilder:
         if name == "signal":
             k = self.callbacks(obj, site, k, frame)
         return self.emit(ir.StateOp(name, obj, site, k))
+
+    def null_use(self, call: ast.Call, args: dict[str, Value], site: ir.Site, k: int) -> int:
+        """A verb given a pointer read as NULL: the kernel's NULL pointer dereference."""
+        param = _null_object(call.name.text, args)
+        return self.emit(ir.Assert(
+            ir.CConst(False), f"NULL pointer dereference: `{call.name.text}` given NULL for "
+            f"`{param}`", site, k, finding="use-after-free"))
 
     def grace(self, what: str, target: str, site: ir.Site, k: int) -> int:
         end = self.emit(ir.Grace(what, target, "end", site, k))
@@ -320,13 +384,18 @@ class _CodeBuilder:
             self.depth -= 1
 
     def branch_on(self, expr: ast.Expr, t: int, f: int, frame: Frame) -> int:
-        """Code that goes to `t` when `expr` holds and to `f` otherwise."""
+        """Code that goes to `t` when `expr` holds and to `f` otherwise. What is known
+        before the run (a local, a comparison of values) is not lowered at all, so a
+        test like `p != NULL && revoked(p)` never lowers `revoked(NULL)`."""
         site = ir.Site(expr.span, frame.stack)
+        known = self.static_truth(expr, frame)
+        if known is not None:
+            return t if known else f
         if isinstance(expr, ast.Not):
             return self.cond(expr.operand, f, t, frame)
         if isinstance(expr, ast.BoolOp):
             entry_t, entry_f = t, f
-            for operand in reversed(expr.operands):
+            for operand in reversed(self.open_operands(expr, frame)):
                 if expr.op == "&&":
                     entry_t = self.cond(operand, entry_t, f, frame)
                 else:
@@ -336,8 +405,12 @@ class _CodeBuilder:
             fn = self.lowerer.resolved.fns[expr.name.text]
             callee = self.lowerer.enter(fn, expr, frame)
             return self.stmts(fn.body.stmts, f, callee.returning_bool((t, f)))
-        if isinstance(expr, ast.Call) and core.BUILTINS[expr.name.text].role == "effect":
+        if isinstance(expr, ast.Call) and core.BUILTINS[expr.name.text].role in ("effect",
+                                                                                "cond"):
             args = self.lowerer.bind_builtin(expr, frame)
+            if _null_object(expr.name.text, args) is not None:
+                return self.null_use(expr, args, site, t)
+        if isinstance(expr, ast.Call) and core.BUILTINS[expr.name.text].role == "effect":
             return self.effect(expr.name.text, args, t, f, site, frame)
         if isinstance(expr, ast.Call) and expr.name.text == "nondet":
             return self.emit(ir.Choice(site, (t, f)))
@@ -345,6 +418,45 @@ class _CodeBuilder:
         if isinstance(cond, ir.CConst):
             return t if cond.value else f
         return self.emit(ir.Branch(cond, site, t, f))
+
+    def static_truth(self, expr: ast.Expr, frame: Frame) -> bool | None:
+        """The value of a condition known when the spec is lowered, or None."""
+        if isinstance(expr, ast.BoolLit):
+            return expr.value
+        if isinstance(expr, ast.Not):
+            inner = self.static_truth(expr.operand, frame)
+            return None if inner is None else not inner
+        if isinstance(expr, ast.Name):
+            value = self.lowerer.value(expr, frame)
+            if value.type == "cond":
+                return self.static_truth(*value.value)
+            return _truth_of(value)
+        if isinstance(expr, ast.Compare) and not any(
+                isinstance(side, ast.Call) and side.name.text == "count"
+                for side in (expr.left, expr.right)):
+            return self.compare(expr, frame).value
+        if isinstance(expr, ast.BoolOp):
+            known = [self.static_truth(operand, frame) for operand in expr.operands]
+            decisive = expr.op == "||"          # what one operand settles the whole to
+            if decisive in known:
+                return decisive
+            return None if None in known else not decisive
+        return None
+
+    def open_operands(self, expr: ast.BoolOp, frame: Frame) -> list[ast.Expr]:
+        """The operands of `&&`/`||` up to one that settles it, without those known
+        to leave it open: `a && true && b` is `a && b`, `a && false && b` is false
+        once `a` holds, and `b` is never lowered."""
+        decisive = expr.op == "||"
+        kept = []
+        for operand in expr.operands:
+            known = self.static_truth(operand, frame)
+            if known is None:
+                kept.append(operand)
+            elif known == decisive:
+                kept.append(ast.BoolLit(known, operand.span))
+                break
+        return kept or [ast.BoolLit(not decisive, expr.span)]
 
     def pure_cond(self, expr: ast.Expr, frame: Frame) -> ir.Cond:
         """A condition without side effects, as an IR condition."""
@@ -355,8 +467,8 @@ class _CodeBuilder:
             return ir.CConst(not inner.value) if isinstance(inner, ir.CConst) else ir.CNot(inner)
         if isinstance(expr, ast.Name):
             value = self.lowerer.value(expr, frame)
-            if value.type == "bool":
-                return ir.CConst(value.value)
+            if _truth_of(value) is not None:
+                return ir.CConst(_truth_of(value))
             if value.type == "cond":
                 inner, where = value.value
                 return self.pure_cond(inner, where)
@@ -370,7 +482,12 @@ class _CodeBuilder:
         if isinstance(expr, ast.Call):
             name = expr.name.text
             if name in core.BUILTINS and core.BUILTINS[name].role == "cond" and name != "nondet":
-                return self.predicate(name, self.lowerer.bind_builtin(expr, frame))
+                args = self.lowerer.bind_builtin(expr, frame)
+                if _null_object(name, args) is not None:
+                    self.lowerer.error(f"`{name}` is given NULL here: test the pointer first",
+                                       expr.span, frame.stack)
+                    raise LoweringError()
+                return self.predicate(name, args)
         raise AssertionError(f"not a predicate: {type(expr).__name__}")  # see _is_predicate
 
     def predicate(self, name: str, args: dict[str, Value]) -> ir.Cond:
@@ -422,6 +539,45 @@ IRQ_BUILTINS = {
 }
 GFP_ALL = frozenset({"block", "io", "fs"})
 _FLIP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
+
+
+NULL = Value("null", None)
+# kfree(NULL) and kfree_rcu(NULL) do nothing; every other verb dereferences.
+NULL_IS_NOTHING = frozenset({"free", "free_after_grace"})
+
+
+def _null_object(name: str, args: dict[str, Value]) -> str | None:
+    """The parameter verb `name` was given NULL for, where it takes an object and
+    not NULL (a pointer read as NULL); None if there is none."""
+    for param in core.BUILTINS[name].params:
+        if args[param.name].type == "null" and "null" not in param.types and (
+                param.types & ir.OBJECT_KINDS or "object" in param.types):
+            return param.name
+    return None
+
+
+def _truth_of(value: Value) -> bool | None:
+    """A local known before the run: a condition read once, or what a pointer read
+    gave (an object is true, NULL false, as `if (p)` in C)."""
+    if value.type == "bool":
+        return value.value
+    if value.type == "null":
+        return False
+    if value.type in ir.POINTEE_KINDS:
+        return True
+    return None
+
+
+def _once(then: Callable[[Value], int]) -> Callable[[Value], int]:
+    """`then`, lowered once per value: a pointer read's branches share their code."""
+    done: dict[tuple, int] = {}
+
+    def lowered(value: Value) -> int:
+        key = (value.type, value.value)
+        if key not in done:
+            done[key] = then(value)
+        return done[key]
+    return lowered
 
 
 def _is_predicate(expr: ast.Expr) -> bool:

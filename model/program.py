@@ -15,11 +15,13 @@ MAX_CALL_DEPTH = 64
 
 class _Lowerer:
     def __init__(self, resolved: Resolved, sources: dict[str, SourceFile],
-                 callbacks: dict[str, set[str]]):
+                 callbacks: dict[str, set[str]], targets: dict[str, tuple[str, ...]]):
         self.resolved = resolved
         self.sources = sources
         self.callbacks = callbacks                      # fence -> callback fns
         self.found_callbacks: dict[str, set[str]] = {}
+        self.targets = targets                          # pointer -> its numbered targets
+        self.found_targets: dict[str, set[str]] = {}
         self.diags: dict[tuple, Diagnostic] = {}
         self.codes: dict[str, ir.Code] = {}
         self.pending_spawns: list[tuple[str, ir.Context, Span]] = []
@@ -127,6 +129,8 @@ class _Lowerer:
         if "cond" in types:            # read where it is used, as often as it is
             return Value("cond", (arg.value, frame))
         value = self.value(arg.value, frame)
+        if value.type == "null" and (types & ir.OBJECT_KINDS or "object" in types):
+            return value       # a pointer read as NULL: a verb given it dereferences it
         if types and not core.type_matches(value.type, types):
             self.error(f"`{call.name.text}` wants {' or '.join(sorted(types))} for `{name}`, "
                        f"got a {value.type}", arg.value.span, frame.stack)
@@ -172,6 +176,15 @@ class _Lowerer:
     def note_callback(self, fence: str, cb: str) -> None:
         self.found_callbacks.setdefault(fence, set()).add(cb)
 
+    def target_number(self, pointer: str, target: str | None) -> int:
+        """A pointer target's number (0 is NULL). A target this round of lowering did
+        not know of yet is recorded, and lowering runs again with it."""
+        if target is None:
+            return 0
+        self.found_targets.setdefault(pointer, set()).add(target)
+        known = self.targets.get(pointer, ())
+        return known.index(target) + 1 if target in known else 0
+
     def request_spawn(self, fn: str, context: ir.Context, site: ir.Site) -> str:
         code = ir.code_id(fn, context)
         self.pending_spawns.append((fn, context, site.span))
@@ -199,12 +212,14 @@ class _Lowerer:
         return code_id
 
     def lower_code(self, code_id: str, name: str, context: ir.Context, body: ast.Block,
-                   env: dict[str, Value], span: Span, returns_bool: bool = False) -> None:
-        """Lower one thread; its exit is at the body's last character (the `}`)."""
+                   env: dict[str, Value], span: Span, result: str | None = None) -> None:
+        """Lower one thread; its exit is at the body's last character (the `}`). A
+        function with a result run as a thread drops what it returns."""
         builder = _CodeBuilder(self, context)
         exit_index = builder.emit(ir.Exit(ir.Site(body.span.last_char())))
         frame = Frame(env, (), ret=exit_index,
-                      ret_targets=(exit_index, exit_index) if returns_bool else None)
+                      ret_targets=(exit_index, exit_index) if result == "bool" else None,
+                      ret_value=(lambda _value: exit_index) if result == "object" else None)
         try:
             entry = builder.stmts(body.stmts, exit_index, frame)
         except LoweringError:
@@ -226,7 +241,7 @@ class _Lowerer:
                 continue
             self.codes[code_id] = None  # type: ignore[assignment]  # guards re-entry
             self.lower_code(code_id, fn_name, context, fn.body, {}, fn.span,
-                            returns_bool=fn.result is not None)
+                            result=fn.result.text if fn.result is not None else None)
             if self.codes.get(code_id) is None:
                 self.codes.pop(code_id, None)
 
@@ -342,8 +357,8 @@ def expr_text(expr: ast.Expr) -> str:
     return "..."
 
 
-def _lower_all(resolved: Resolved, sources, callbacks) -> _Lowerer:
-    lowerer = _Lowerer(resolved, sources, callbacks)
+def _lower_all(resolved: Resolved, sources, callbacks, targets) -> _Lowerer:
+    lowerer = _Lowerer(resolved, sources, callbacks, targets)
     for code_id, path, call in _instances(resolved):
         context = core.CONTEXT_CONSTANTS[path.context.text]
         env = {}
@@ -362,15 +377,22 @@ def _lower_all(resolved: Resolved, sources, callbacks) -> _Lowerer:
 def build_program(resolved: Resolved, sources: dict[str, SourceFile]
                   ) -> tuple[ir.Program | None, list[Diagnostic]]:
     """Lower every thread. A signal inlines the callbacks armed on its fence, and
-    inlined callbacks may arm more, so lowering repeats until the set of armed
-    callbacks stops growing; it only grows, and is bounded by fences x functions."""
+    inlined callbacks may arm more; a pointer read branches on every object the
+    pointer is ever made to point to. So lowering repeats until the armed callbacks
+    and the pointers' targets stop growing; they only grow, and are bounded by
+    fences x functions and pointers x objects."""
     callbacks: dict[str, set[str]] = {}
+    targets = {name: _numbered(sym, set()) for name, sym in resolved.objects.items()
+               if sym.kind == "pointer"}
     fences = sum(1 for obj in resolved.objects.values() if obj.kind == "fence")
-    for _ in range(fences * len(resolved.fns) + 1):
-        lowerer = _lower_all(resolved, sources, callbacks)
-        if lowerer.diags or lowerer.found_callbacks == callbacks:
+    rounds = fences * len(resolved.fns) + len(targets) * len(resolved.objects) + 1
+    for _ in range(rounds):
+        lowerer = _lower_all(resolved, sources, callbacks, targets)
+        found = {name: _numbered(resolved.objects[name], lowerer.found_targets.get(name, set()))
+                 for name in targets}
+        if lowerer.diags or (lowerer.found_callbacks, found) == (callbacks, targets):
             break
-        callbacks = lowerer.found_callbacks
+        callbacks, targets = lowerer.found_callbacks, found
     diags = sorted(lowerer.diags.values(), key=Diagnostic.sort_key)
     if diags:
         return None, diags
@@ -379,7 +401,8 @@ def build_program(resolved: Resolved, sources: dict[str, SourceFile]
     program = ir.Program(
         file=resolved.file, title=resolved.title,
         locks=dict(sorted(locks.items())),
-        objects={name: _obj(sym) for name, sym in sorted(resolved.objects.items())},
+        objects={name: _obj(sym, targets.get(name, ()))
+                 for name, sym in sorted(resolved.objects.items())},
         codes=dict(sorted(_with_flush_maps(lowerer.codes, lowerer.maps).items())),
         roots=tuple(sorted(lowerer.codes)),
         scenarios=tuple(_scenario(s, resolved) for s in resolved.scenarios.values()),
@@ -438,14 +461,24 @@ def _lock(sym) -> ir.Lock:
                    sym.read_mode)
 
 
-def _obj(sym) -> ir.Obj:
-    init = getattr(sym.init, "value", None)
+def _obj(sym, targets: tuple[str, ...]) -> ir.Obj:
+    if sym.kind == "pointer":
+        init = targets.index(sym.init.text) + 1 if isinstance(sym.init, ast.Ident) else 0
+    else:
+        init = getattr(sym.init, "value", None)
     if init is None:
         init = 1 if sym.kind == "refcounted" else 0
     lock = sym.options.get("lock")
     release = sym.options.get("release")
     return ir.Obj(sym.name, sym.kind, int(init), sym.span,
-                  lock.text if lock else None, release.text if release else None)
+                  lock.text if lock else None, release.text if release else None, targets)
+
+
+def _numbered(sym, assigned: set[str]) -> tuple[str, ...]:
+    """A pointer's targets in the order a read tests them: where it starts, then
+    the rest by name."""
+    first = (sym.init.text,) if isinstance(sym.init, ast.Ident) else ()
+    return first + tuple(sorted(assigned - set(first)))
 
 
 def _scenario(decl: ast.ScenarioDecl, resolved: Resolved) -> ir.Scenario:

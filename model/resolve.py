@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from model import ast, core
-from model.ir import OBJECT_KINDS
+from model.ir import OBJECT_KINDS, POINTEE_KINDS
 from model.resolve_body import BodyChecker, calls_in, did_you_mean, formal_of
 from model.span import TYPE_ERROR, UNKNOWN_NAME, Diagnostic, Span, display_name
 
@@ -56,7 +56,7 @@ class LockSym:
 class ObjSym:
     name: str
     kind: str
-    init: ast.Literal | None
+    init: ast.Literal | ast.Ident | None
     options: dict[str, ast.Ident]
     span: Span
 
@@ -221,10 +221,16 @@ class _Resolver:
             if self.declare(ident):
                 self.objects[ident.text] = ObjSym(ident.text, kind, decl.init, options, ident.span)
 
-    def check_init(self, kind: str, init: ast.Literal | None) -> None:
-        if init is None:
-            return
+    def check_init(self, kind: str, init: ast.Literal | ast.Ident | None) -> None:
+        if init is None or kind == "pointer" and isinstance(init, (ast.Ident, ast.NullLit)):
+            return          # a pointer's target is checked once every object is known
         value = getattr(init, "value", None)
+        if kind == "pointer" or isinstance(init, ast.Ident):
+            self.error(TYPE_ERROR, f"a {kind} starts as " + (
+                "an object's name or `NULL`" if kind == "pointer" else "a literal"), init.span,
+                "`object ptr : pointer = obj` starts pointing to obj; other objects start "
+                "at a number or `true`/`false`")
+            return
         if kind == "memory":
             self.error(TYPE_ERROR, "a memory object starts allocated and takes no initial "
                        "value", init.span)
@@ -289,6 +295,14 @@ class _Resolver:
                        hint or "contexts: " + ", ".join(core.CONTEXT_CONSTANTS))
 
     def check_object(self, obj: ObjSym) -> None:
+        if obj.kind == "pointer" and isinstance(obj.init, ast.Ident):
+            target = self.objects.get(obj.init.text)
+            if target is None:
+                self.unknown(obj.init, "object", self.objects)
+            elif target.kind not in POINTEE_KINDS:
+                self.error(TYPE_ERROR, f"a pointer points to a "
+                           f"{' or '.join(sorted(POINTEE_KINDS))} object, but "
+                           f"`{target.name}` is a {target.kind}", obj.init.span)
         lock = obj.options.get("lock")
         if lock is not None:
             if lock.text not in self.locks:

@@ -10,6 +10,7 @@ import difflib
 from typing import Callable
 
 from model import ast, core
+from model.ir import POINTEE_KINDS
 from model.span import TYPE_ERROR, UNKNOWN_NAME
 
 MAX_REPEAT = 64
@@ -91,15 +92,28 @@ def if_chain(stmt: ast.If) -> tuple[list[ast.If], ast.Block | None]:
     return arms, node
 
 
-def is_condition_form(expr: ast.Expr) -> bool:
+def is_condition_form(expr: ast.Expr, fns) -> bool:
     """Whether an expression other than a name is a condition by its form (`let`
     reads a condition once; a name is one when it names a flag)."""
     if isinstance(expr, (ast.Not, ast.BoolOp, ast.Compare, ast.BoolLit)):
         return True
     if isinstance(expr, ast.Call):
         builtin = core.BUILTINS.get(expr.name.text)
-        return builtin is None or builtin.role != "value"
+        if builtin is not None:
+            return builtin.role not in ("value", "object")
+        return not is_value_call(expr, fns)
     return False
+
+
+def is_value_call(expr: ast.Expr, fns) -> bool:
+    """A read through a pointer: `deref(p)`, or a call of a `-> object` function."""
+    if not isinstance(expr, ast.Call):
+        return False
+    builtin = core.BUILTINS.get(expr.name.text)
+    if builtin is not None:
+        return builtin.role == "object"
+    fn = fns.get(expr.name.text)
+    return fn is not None and fn.result is not None and fn.result.text == "object"
 
 
 def always_returns(block: ast.Block) -> bool:
@@ -134,15 +148,17 @@ class BodyChecker:
     # -------------------------------------------------------------- functions
     def check_fn(self, fn: ast.FnDecl) -> None:
         self.check_params(fn.params)
-        returns_bool = fn.result is not None
-        if fn.result is not None and fn.result.text != "bool":
-            self.error(TYPE_ERROR, f"a function returns `bool` or nothing, not "
-                       f"`{fn.result.text}`", fn.result.span)
-        self.check_block(fn.body, _param_map(fn.params), returns_bool)
-        if returns_bool and not always_returns(fn.body):
+        result = fn.result.text if fn.result is not None else None
+        if result not in (None, "bool", "object"):
+            self.error(TYPE_ERROR, f"a function returns `bool`, `object` or nothing, not "
+                       f"`{result}`", fn.result.span,
+                       "`-> bool` is a condition; `-> object` gives what a pointer points to")
+            result = "bool"
+        self.check_block(fn.body, _param_map(fn.params), result)
+        if result is not None and not always_returns(fn.body):
             self.error(TYPE_ERROR, f"`{fn.name.text}` can end without returning a value",
-                       fn.name.span, "end every way through a `-> bool` function with "
-                       "`return COND;`")
+                       fn.name.span, f"end every way through a `-> {result}` function with "
+                       + ("`return COND;`" if result == "bool" else "`return deref(p);`"))
 
     def check_path(self, path: ast.PathDecl) -> None:
         self.check_params(path.params)
@@ -150,7 +166,7 @@ class BodyChecker:
             if param.default is not None:
                 self.error(TYPE_ERROR, "a path's parameters have no defaults: a scenario "
                            "names every argument", param.default.span)
-        self.check_block(path.body, _param_map(path.params), False)
+        self.check_block(path.body, _param_map(path.params), None)
 
     def check_params(self, params: tuple[ast.Param, ...]) -> None:
         seen = set()
@@ -179,12 +195,12 @@ class BodyChecker:
                        f"a {' or '.join(sorted(types))}", param.default.span)
 
     # ------------------------------------------------------------- statements
-    def check_block(self, block: ast.Block, params, returns_bool: bool) -> None:
+    def check_block(self, block: ast.Block, params, result: str | None) -> None:
         for stmt in block.stmts:
             if isinstance(stmt, ast.Let):
                 params = self.check_let(stmt, params)
             else:
-                self.check_stmt(stmt, params, returns_bool)
+                self.check_stmt(stmt, params, result)
 
     def check_let(self, stmt: ast.Let, params) -> dict:
         """A local is visible in the rest of its block; its type is `bool` for a
@@ -198,6 +214,9 @@ class BodyChecker:
         if self.is_condition(stmt.value, params):
             self.check_cond(stmt.value, params)
             kind = "bool"
+        elif is_value_call(stmt.value, self.fns):
+            self.check_call(stmt.value, params, statement=False, value=True)
+            kind = None             # an object or NULL: known when the pointer is read
         else:
             kind = self.check_value(stmt.value, params)
         types = (ast.Ident(kind, stmt.name.span),) if kind else ()
@@ -205,47 +224,61 @@ class BodyChecker:
 
     def is_condition(self, expr: ast.Expr, params) -> bool:
         if not isinstance(expr, ast.Name):
-            return is_condition_form(expr)
+            return is_condition_form(expr, self.fns)
         if expr.ident.text in params:
             types = params[expr.ident.text].types
             return len(types) == 1 and types[0].text == "flag"
         declared = self.objects.get(expr.ident.text)
         return declared is not None and declared.kind == "flag"
 
-    def check_stmt(self, stmt: ast.Stmt, params, returns_bool: bool) -> None:
+    def check_stmt(self, stmt: ast.Stmt, params, result: str | None) -> None:
         if isinstance(stmt, ast.CallStmt):
             self.check_call(stmt.call, params, statement=True)
         elif isinstance(stmt, ast.Block):
-            self.check_block(stmt, params, returns_bool)
+            self.check_block(stmt, params, result)
         elif isinstance(stmt, ast.If):
             arms, orelse = if_chain(stmt)
             for arm in arms:
                 self.check_cond(arm.cond, params)
-                self.check_block(arm.then, params, returns_bool)
+                self.check_block(arm.then, params, result)
             if orelse is not None:
-                self.check_block(orelse, params, returns_bool)
+                self.check_block(orelse, params, result)
         elif isinstance(stmt, ast.Either):
             for branch in stmt.branches:
-                self.check_block(branch, params, returns_bool)
+                self.check_block(branch, params, result)
         elif isinstance(stmt, ast.Repeat):
             if not 1 <= stmt.count <= MAX_REPEAT:
                 self.error(TYPE_ERROR, f"`repeat` takes a count from 1 to {MAX_REPEAT}",
                            stmt.span)
-            self.check_block(stmt.body, params, returns_bool)
+            self.check_block(stmt.body, params, result)
         elif isinstance(stmt, ast.Assert):
             self.check_cond(stmt.cond, params)
         elif isinstance(stmt, ast.Return):
-            self.check_return(stmt, params, returns_bool)
+            self.check_return(stmt, params, result)
 
-    def check_return(self, stmt: ast.Return, params, returns_bool: bool) -> None:
-        if stmt.value is not None and not returns_bool:
-            self.error(TYPE_ERROR, "only a `-> bool` function returns a value", stmt.span,
-                       "declare the function `fn NAME(...) -> bool`, or write `return;`")
-        elif stmt.value is None and returns_bool:
-            self.error(TYPE_ERROR, "a `-> bool` function must return a value", stmt.span,
-                       "write `return true;` or `return false;`")
+    def check_return(self, stmt: ast.Return, params, result: str | None) -> None:
+        if stmt.value is not None and result is None:
+            self.error(TYPE_ERROR, "only a `-> bool` or `-> object` function returns a value",
+                       stmt.span, "declare the function `fn NAME(...) -> bool`, or write "
+                       "`return;`")
+        elif stmt.value is None and result is not None:
+            self.error(TYPE_ERROR, f"a `-> {result}` function must return a value", stmt.span,
+                       "write `return true;` or `return false;`" if result == "bool"
+                       else "write `return deref(p);`, `return x;` or `return NULL;`")
+        elif stmt.value is not None and result == "object":
+            self.check_object_result(stmt.value, params)
         elif stmt.value is not None:
             self.check_cond(stmt.value, params)
+
+    def check_object_result(self, expr: ast.Expr, params) -> None:
+        """What a `-> object` function returns: a pointer read, an object or NULL."""
+        if is_value_call(expr, self.fns):
+            self.check_call(expr, params, statement=False, value=True)
+            return
+        kind = self.check_value(expr, params)
+        if kind is not None and kind not in POINTEE_KINDS and kind != "null":
+            self.error(TYPE_ERROR, f"a `-> object` function returns an object a pointer can "
+                       f"point to, or `NULL`, not a {kind}", expr.span)
 
     # ------------------------------------------------------------- conditions
     def check_cond(self, expr: ast.Expr, params) -> None:
@@ -349,14 +382,17 @@ class BodyChecker:
         return None
 
     # ------------------------------------------------------------------ calls
-    def check_call(self, call: ast.Call, params, statement: bool) -> None:
+    def check_call(self, call: ast.Call, params, statement: bool, value: bool = False) -> None:
         name = call.name.text
         signature = self.signature(name)
         if signature is None:
             self.unknown_function(call, params)
             return
         formal, role = signature
-        if not statement and role == "stmt":
+        if role == "object" and not value:
+            self.error(TYPE_ERROR, f"`{name}` gives what a pointer points to", call.span,
+                       f"read it once into a local: `let x = {name}(...);`, then use `x`")
+        elif not statement and role == "stmt":
             self.error(TYPE_ERROR, f"`{name}` does not return a condition", call.span,
                        "only `-> bool` functions and predicates can be used in conditions")
         if statement and role in ("cond", "value"):
@@ -382,7 +418,9 @@ class BodyChecker:
             return [(p.name, p.types, p.default) for p in builtin.params], builtin.role
         if name in self.fns:
             fn = self.fns[name]
-            return formal_of(fn.params), ("effect" if fn.result is not None else "stmt")
+            if fn.result is None:
+                return formal_of(fn.params), "stmt"
+            return formal_of(fn.params), "object" if fn.result.text == "object" else "effect"
         return None
 
     def check_args(self, call: ast.Call, formal, params) -> None:

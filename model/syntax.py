@@ -129,6 +129,9 @@ class Builder(Transformer_NonRecursive):
                 init = child
         return ast.ObjectDecl(v[0], self.ident(v[1]), init, tuple(options), self.span(c))
 
+    def pointee(self, c):
+        return self.ident(c[0])
+
     def object_params(self, c):
         return tuple(_values(c))
 
@@ -147,7 +150,7 @@ class Builder(Transformer_NonRecursive):
     def fn_decl(self, c):
         v = _values(c)
         params = next((x for x in v[1:] if isinstance(x, tuple)), ())
-        result = next((self.ident(x) for x in v[1:] if isinstance(x, Token)), None)
+        result = next((x for x in v[1:-1] if isinstance(x, ast.Ident)), None)
         return ast.FnDecl(self.ident(v[0]), params, result, v[-1], self.span(c))
 
     def pred_decl(self, c):
@@ -162,6 +165,9 @@ class Builder(Transformer_NonRecursive):
         v = _values(c)
         params = v[1] if isinstance(v[1], tuple) else ()
         return ast.PathDecl(self.ident(v[0]), params, self.ident(v[-2]), v[-1], self.span(c))
+
+    def result_type(self, c):
+        return self.ident(c[0])
 
     def params(self, c):
         return tuple(_values(c))

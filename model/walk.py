@@ -435,8 +435,8 @@ class _Walker:
 
     def on_Assert(self, at: int, op: ir.Assert, state: _State):
         value = evaluate_local(op.cond, state, self.context, self.program)
-        if value is False and is_thread_local(op.cond):
-            self.problem("assertion", f"{op.message} fails on this path", at,
+        if value is False and (is_thread_local(op.cond) or op.lockdep):
+            self.problem("assertion", f"{op.failure_text()} on this path", at,
                          held=state.held)
         return [(op.next, state)]
 
@@ -504,6 +504,8 @@ def evaluate_local(cond: ir.Cond, state, context: ir.Context,
         return False
     if name == "irqs_disabled":
         return state.hardirqs_off
+    if name == "bh_disabled":           # the kernel's in_softirq(): softirq_count() != 0
+        return context is ir.Context.SOFTIRQ or bool(state.softirq_off)
     if name == "in_atomic":
         return in_atomic(state, context, program)
     if name in ("gfp_may_fs", "gfp_may_block"):

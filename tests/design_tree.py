@@ -5,8 +5,8 @@ coverage report) and the smaller designs it shrinks to (tests/oracle.py
 
 A design holds locks, up to three objects (a revocable `b`, a refcounted `r`,
 a completion `c`), RCU-published memory (`m`, reachable while the flag `live`
-is set), an SRCU domain `S`, a work function `w`, and paths whose bodies are
-nested sections of the nodes below.
+is set, or through the pointer `gp`), an SRCU domain `S`, a work function `w`,
+and paths whose bodies are nested sections of the nodes below.
 """
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ class ReadSection:
 
 @dataclass(frozen=True)
 class Guard:
-    """`if live { body }`: the check that `m` is still published."""
+    """`if live { body }`: the check that `m` is still published (through the
+    pointer: `{ let g = rcu_access_pointer(gp); if g { body } }`)."""
 
     body: tuple = ()
 
@@ -99,7 +100,7 @@ class CompletionOp:
 @dataclass(frozen=True)
 class MemOp:
     """A step on the published memory `m`: access (`access(m);`), unpublish
-    (`clear(live);`), free (`kfree(m);`)."""
+    (`clear(live);`, or `rcu_assign_pointer(gp, NULL);`), free (`kfree(m);`)."""
 
     verb: str
 
@@ -131,11 +132,14 @@ class WaitOp:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """`live` read into a local inside a read section of `domain`, and `m` used
-    through it: inside the section (right) or after it (`after`: a use after free)."""
+    """`live` (or the pointer `gp`) read into a local inside a read section of
+    `domain`, and `m` used through it: inside the section (right) or after it
+    (`after`: a use after free); through the pointer, tested first or not
+    (`checked`: else a NULL dereference once unpublished)."""
 
     domain: str
     after: bool
+    checked: bool = True
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,7 @@ class Design:
     srcu: bool = False             # `lock S : srcu`
     work: tuple | None = None      # the body of `fn w()`
     waitqueue: bool = False        # `object q : waitqueue` and `object ready : flag`
+    pointer: bool = False          # `m` published through `object gp : pointer = m` too
 
     def kind(self, lock: str) -> str:
         return dict(self.locks)[lock]
@@ -238,6 +243,8 @@ COMPLETION_TEXT = {
 }
 MEM_TEXT = {"access": "access(m);", "unpublish": "clear(live);", "free": "kfree(m);",
             "free_rcu": "kfree_rcu(m);", "call_rcu": "call_rcu(m_free);"}
+POINTER_READS = {"rcu": "rcu_dereference(gp)", "rcu_bh": "rcu_dereference_bh(gp)",
+                 "srcu": "srcu_dereference(gp, S)"}
 SYNC_TEXT = {"rcu": "synchronize_rcu();", "net": "synchronize_net();",
              "srcu": "synchronize_srcu(S);"}
 WORK_TEXT = {"queue": "schedule_work(w);", "flush": "flush_work(w);",
@@ -267,6 +274,8 @@ def render(design: Design) -> str:
         lines.append("object m : memory")
         lines.append("object live : flag = true")
         lines.append("fn m_free() { kfree(m); }")
+    if design.pointer:
+        lines.append("object gp : pointer = m")
     if design.waitqueue:
         lines.append("object q : waitqueue")
         lines.append("object ready : flag")
@@ -313,17 +322,25 @@ def _render_item(design: Design, item, closers) -> list[str]:
     if isinstance(item, ReadSection):
         take, drop = READ_SECTION_VERBS[item.domain]
         return [take, *_render_body(design, item.body, closers + (drop,)), drop]
+    if isinstance(item, Guard) and design.pointer:
+        return ["{ let g = rcu_access_pointer(gp); if g {",
+                *_render_body(design, item.body, closers), "} }"]
     if isinstance(item, Guard):
         return ["if live {", *_render_body(design, item.body, closers), "}"]
+    if item == MemOp("unpublish") and design.pointer:
+        return ["rcu_assign_pointer(gp, NULL);"]
     if type(item) in LEAF_TEXT:
         return [LEAF_TEXT[type(item)][item.verb]]
     if isinstance(item, Synchronize):
         return [SYNC_TEXT[item.domain]]
     if isinstance(item, Snapshot):
         take, drop = READ_SECTION_VERBS[item.domain]
-        use = "if seen { access(m); }"
+        read, use = "live", "if seen { access(m); }"
+        if design.pointer:
+            read = POINTER_READS[item.domain]
+            use = "if seen { access(seen); }" if item.checked else "access(seen);"
         inner = [drop, use] if item.after else [use, drop]
-        return ["{", take, "let seen = live;", *inner, "}"]
+        return ["{", take, f"let seen = {read};", *inner, "}"]
     if isinstance(item, CheckMap):
         if not item.early_return:
             return ["if !revoked(b) { map(b); }"]
@@ -350,6 +367,8 @@ def features(design: Design) -> set[str]:
         found.add("completion")
     if design.published:
         found.add("published")
+    if design.pointer:
+        found.add("pointer")
     if design.srcu:
         found.add("kind:srcu")
     if design.waitqueue:
@@ -421,6 +440,8 @@ def _item_features(design: Design, body, found: set[str], where: _Where) -> None
             found.add(f"waitqueue:{item.verb}")
         elif isinstance(item, Snapshot):
             found.add("let-snapshot" + (":after" if item.after else ""))
+            if design.pointer:
+                found.add("pointer-read" + ("" if item.checked else ":unchecked"))
             found.add({"rcu": "rcu_read_lock", "rcu_bh": "rcu_read_lock_bh",
                        "srcu": "srcu_read_lock"}[item.domain])
         elif isinstance(item, WorkOp):
@@ -487,7 +508,9 @@ def shrink_candidates(design: Design):
         yield _without_items(design, lambda i: isinstance(i, WorkOp), work=None)
     if design.published:
         yield _without_items(design, lambda i: isinstance(i, (MemOp, Snapshot)), unwrap=Guard,
-                             published=False)
+                             published=False, pointer=False)
+    if design.pointer:
+        yield replace(design, pointer=False)
     if design.waitqueue:
         yield _without_items(design, lambda i: isinstance(i, WaitOp), waitqueue=False)
     if design.srcu:

@@ -47,6 +47,8 @@ IRQ_CONTEXTS = ("hardirq", "softirq")
 # Shares of the designs with RCU readers and a writer, an SRCU domain, a work item.
 RCU_SHARE, SRCU_SHARE, WORK_SHARE = 0.16, 0.09, 0.14
 WAITQUEUE_SHARE = 0.1
+# Of the designs with published memory, the share that publish it through a pointer.
+POINTER_SHARE = 0.5
 MAX_PATHS = 4
 
 
@@ -67,6 +69,9 @@ class _Gen:
         # designs of the first two stay as they were.
         self.waits = random.Random(f"waits-{seed}")
         self.waitqueue = self.waits.random() < WAITQUEUE_SHARE
+        # RCU pointers: a fourth stream, for the same reason.
+        self.pointers = random.Random(f"pointers-{seed}")
+        self.pointer = self.published and self.pointers.random() < POINTER_SHARE
 
     def design(self) -> Design:
         rng = self.rng
@@ -196,7 +201,8 @@ class _Gen:
             self.add_work_users(paths, entries, work)
         scenario = tuple(entries) if design.scenario else None
         return replace(design, paths=tuple(paths), scenario=scenario,
-                       published=self.published, srcu=self.srcu, work=work)
+                       published=self.published, srcu=self.srcu, work=work,
+                       pointer=self.pointer)
 
     def pick_path(self, paths: list[PathDef], entries: list[Entry], process: bool,
                   fresh: float) -> int:
@@ -339,14 +345,23 @@ class _Gen:
                     out.append(None)               # the free it replaces
                 elif isinstance(item, WorkOp) and item.verb == "flush" and rng.random() < 0.45:
                     out.append(WorkOp("cancel"))
-                elif isinstance(item, ReadSection) and item.domain != "srcu" and \
-                        item.body == (Guard((MemOp("access"),)),) and rng.random() < 0.5:
-                    out.append(Snapshot(item.domain, rng.random() < 0.5))
+                elif self.snapshots(item):
+                    checked = not self.pointer or self.pointers.random() < 0.5
+                    out.append(Snapshot(item.domain, rng.random() < 0.5, checked))
                 else:
                     out.append(item)
             return tuple(_skip_replaced(out))
         paths = tuple(replace(p, body=edit(p.body)) for p in design.paths)
         return replace(design, paths=paths)
+
+    def snapshots(self, item) -> bool:
+        """Whether a read section around a guarded use becomes a snapshot in a local
+        (through the pointer, more often, and in an SRCU section too)."""
+        if not isinstance(item, ReadSection) or item.body != (Guard((MemOp("access"),)),):
+            return False
+        if item.domain != "srcu" and self.waits.random() < 0.5:
+            return True
+        return self.pointer and self.pointers.random() < 0.9
 
     def wait_queue(self, design: Design) -> Design:
         """A waiter (`wait_event`, sometimes timed or under a lock) and a waker that

@@ -42,7 +42,8 @@ FEATURES = ("kind:mutex", "kind:spinlock", "kind:rwsem", "down_read", "rwsem:wri
             "work:uses-object", "schedule_work", "flush_work", "flush_workqueue",
             "flush-under-lock", "cancel_work_sync", "mem:free_rcu", "mem:call_rcu",
             "let-snapshot", "waitqueue", "waitqueue:wait", "waitqueue:timed", "waitqueue:wake",
-            "waitqueue:wake_early", "waitqueue:set_only")
+            "waitqueue:wake_early", "waitqueue:set_only", "pointer", "pointer-read",
+            "pointer-read:unchecked")
 MIN_SHARE = 0.02
 
 

@@ -194,13 +194,13 @@ def test_bool_functions_must_return_a_value_on_every_way_through():
     assert compile_ok.diagnostics == ()
 
 
-def test_return_values_only_in_bool_functions():
+def test_return_values_only_in_bool_and_object_functions():
     assert only("fn f() { return true; }\n").message == \
-        "only a `-> bool` function returns a value"
+        "only a `-> bool` or `-> object` function returns a value"
     assert only("fn f() -> bool { return; }\n").message == \
         "a `-> bool` function must return a value"
     assert only("fn f() -> int { return true; }\n").message == \
-        "a function returns `bool` or nothing, not `int`"
+        "a function returns `bool`, `object` or nothing, not `int`"
 
 
 def test_object_options():

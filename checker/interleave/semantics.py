@@ -208,6 +208,7 @@ OBJECT_FIELDS = {
     "refcounted": ("count", "freed"),
     "flag": ("value",),
     "counter": ("value",),
+    "pointer": ("value",),                   # its target's number, 0 for NULL
     "completion": ("signalled", "count"),    # done for all (complete_all), complete()s left
     "fence": ("signalled",),
     "waitqueue": (),
@@ -454,6 +455,8 @@ def shared_predicate(model: Model, state: State, cond: ir.CPred) -> bool | None:
         return bool(values[0])
     if name == "count":
         return _compare(values[0], str(args[1]), int(args[2]))
+    if name == "points_to":
+        return values[0] == int(args[1])
     return None
 
 

@@ -81,7 +81,8 @@ def describe_step(model: Model, state: State, event: Event) -> Step:
         return Step(thread.label, thread.cpu, f"{thread.context.value} starts", code.span,
                     "interrupts the CPU" if _cpu_busy(state, index) else "")
     op = current_op(model, state, index)
-    return Step(thread.label, thread.cpu, describe_op(op, event.choice), user_span(model, op.site))
+    return Step(thread.label, thread.cpu, describe_op(op, event.choice, model.program),
+                user_span(model, op.site))
 
 
 def _cpu_busy(state: State, index: int) -> bool:
@@ -101,7 +102,7 @@ def user_span(model: Model, site: ir.Site) -> Span:
 _MODE_TEXT = {"write": "", "read": " (read)", "recursive": " (recursive read)"}
 
 
-def describe_op(op: ir.Op, choice: int) -> str:
+def describe_op(op: ir.Op, choice: int, program: ir.Program) -> str:
     if isinstance(op, ir.Acquire):
         return f"acquire {op.lock}{_MODE_TEXT[ir.Mode(op.mode).value]}"
     if isinstance(op, ir.TryAcquire):
@@ -121,6 +122,9 @@ def describe_op(op: ir.Op, choice: int) -> str:
         return f"choose branch {choice + 1}"
     if isinstance(op, ir.StateOp) and op.verb == "set_count":
         return f"set_count({op.obj}, {op.value})"
+    if isinstance(op, ir.StateOp) and op.verb == "assign":
+        targets = program.objects[op.obj].targets
+        return f"{op.obj} = {targets[op.value - 1] if op.value else 'NULL'}"
     if isinstance(op, ir.StateOp):
         return f"{op.verb}({op.obj})"
     if isinstance(op, ir.Put):
@@ -161,6 +165,8 @@ def condition_text(cond: ir.Cond) -> str:
     if isinstance(cond, ir.CPred):
         if cond.name == "count":
             return f"count({cond.args[0]}) {cond.args[1]} {cond.args[2]}"
+        if cond.name == "points_to":
+            return f"{cond.args[0]} == {cond.args[2]}"
         args = ", ".join(str(a) for a in cond.args if a != "")
         return f"{cond.name}({args})"
     return "nondet()"

@@ -230,8 +230,8 @@ def _on_nothing(step: _Step, op, choice: int) -> None:
 
 
 def _on_assert(step: _Step, op: ir.Assert, choice: int) -> None:
-    if evaluate(step.model, step.state, step.index, op.cond) is False:
-        step.fail("assertion", f"{op.message} fails", op.site)
+    if not op.lockdep and evaluate(step.model, step.state, step.index, op.cond) is False:
+        step.fail(op.finding, op.failure_text(), op.site)
 
 
 def _on_put(step: _Step, op: ir.Put, choice: int) -> None:
@@ -398,6 +398,10 @@ def _completion(verb: str):
     return run
 
 
+def _pointer(step: _Step, op: ir.StateOp, values: list[int]) -> None:
+    values[0] = op.value
+
+
 def _scalar(verb: str):
     def run(step: _Step, op: ir.StateOp, values: list[int]) -> None:
         values[0] = {"set": 1, "clear": 0, "inc": values[0] + 1, "dec": values[0] - 1,
@@ -411,6 +415,7 @@ _STATE_VERBS = {
     **{("memory", v): _memory(v) for v in ("access", "free", "alloc")},
     **{("refcounted", v): _refcounted(v) for v in ("access", "get", "free", "set_count")},
     **{("completion", v): _completion(v) for v in ("signal", "signal_all", "wait", "reinit")},
+    ("pointer", "assign"): _pointer,
     **{("*", v): _scalar(v) for v in ("set", "clear", "inc", "dec", "signal", "reinit", "wait")},
 }
 

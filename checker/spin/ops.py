@@ -146,11 +146,11 @@ class NodeWriter:
 
     def assertion(self, op: ir.Assert, local) -> str:
         expr = self.condition(op.cond, local)
-        if expr is None or expr == "true":
+        if expr is None or expr == "true" or op.lockdep:
             return ""
         if expr == "false":
-            return f"assert({_marker('assertion')}); "
-        return f"if :: !({expr}) -> assert({_marker('assertion')}) :: else -> skip fi; "
+            return f"assert({_marker(op.finding)}); "
+        return f"if :: !({expr}) -> assert({_marker(op.finding)}) :: else -> skip fi; "
 
     def spawn(self, op: ir.Spawn) -> str:
         target = self.program.codes[op.code]
@@ -189,6 +189,8 @@ class NodeWriter:
             return _revocable(base, verb, op.obj)
         if kind == "memory":
             return _memory(base, verb)
+        if kind == "pointer":                       # assign: the target's number
+            return f"{base}_value = {op.value}; "
         if kind == "refcounted" and verb == "set_count":
             return _if_freed(base, "use-after-free", f"{base}_count = {op.value}")
         if kind == "refcounted":
@@ -230,6 +232,8 @@ class NodeWriter:
         if name == "count":
             field = "count" if kind == "refcounted" else "value"
             return f"{base}_{field} {args[1]} {args[2]}"
+        if name == "points_to":
+            return f"{base}_value == {args[1]}"
         if name == "signalled":
             return self.available(str(args[0]))
         return f"{base}_value != 0"

@@ -103,7 +103,7 @@ class Rules:
         """checker/interleave/step.py's object errors, as conditions at x."""
         store = self.store
         if isinstance(op, ir.Assert) and cond_class(self.program, op.cond) == "shared":
-            return "assertion", self.enc.negate(store.condition(op.cond, x))
+            return op.finding, self.enc.negate(store.condition(op.cond, x))
         if isinstance(op, ir.Put):
             return "refcount", store.value((op.obj, 0), x) <= 0
         if isinstance(op, ir.TryState) and op.verb == "get":

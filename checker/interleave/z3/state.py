@@ -132,7 +132,7 @@ class Store:
         if op.verb == "disarm":
             self.var((op.obj, "armed")).writes.append(Write(at, guard, "set", 0))
             return
-        if op.verb == "set_count":
+        if op.verb in ("set_count", "assign"):
             self.var((op.obj, 0)).writes.append(Write(at, guard, "set", op.value))
             return
         kind = self.program.objects[op.obj].kind
@@ -323,6 +323,8 @@ class Store:
         key = (obj, field_of(self.program, name, obj))
         if name == "count":
             return _compare(self.value(key, x), str(args[1]), int(args[2]))
+        if name == "points_to":
+            return self.value(key, x) == int(args[1])
         if name in ("mapped", "attached"):
             return self.value(key, x) > 0
         if name == "signalled":

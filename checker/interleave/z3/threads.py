@@ -29,7 +29,7 @@ MAX_NODES_PER_THREAD = 40_000
 # Predicates read from an object's state tuple, with the field they read
 # (checker.interleave.semantics.shared_predicate).
 PREDICATE_FIELDS = {"revoked": "revoked", "mapped": "mapped", "attached": "attached",
-                    "flag": 0, "signalled": 0, "count": 0}
+                    "flag": 0, "signalled": 0, "count": 0, "points_to": 0}
 
 
 class UnfoldLimit(Exception):
@@ -206,10 +206,10 @@ class _Unfolder:
         op = node.op
         effect = local_effect(self.program, self.spec, node.pre, op, choice)
         violation = effect.violation
-        if violation is None and isinstance(op, ir.Assert):
+        if violation is None and isinstance(op, ir.Assert) and not op.lockdep:
             if cond_class(self.program, op.cond) in ("const", "local") and walk.evaluate_local(
                     op.cond, node.pre, self.spec.context, self.program) is False:
-                violation = ("assertion", f"{op.message} fails")
+                violation = (op.finding, op.failure_text())
         holds = node.holds
         released = None
         if effect.acquired is not None:
