@@ -79,6 +79,9 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     # Wait queues: sleep until a condition holds at a check after a wake-up.
     Builtin("sleep_on", (_p("q", "waitqueue"), _p("c", "cond")), "stmt"),
     Builtin("wake_queue", (_p("q", "waitqueue"),), "stmt"),
+    # kthreads: kthread_stop() sets a flag the kthread reads, wakes it, waits for it.
+    Builtin("stop_thread", (_p("work", "fn"),), "stmt"),
+    Builtin("should_stop", (), "cond"),
     Builtin("spawn_after_grace", (_p("work", "fn"), _p("l", "rcu|rcu_sched|srcu")), "stmt"),
     Builtin("free_after_grace", (_p("o", "memory|refcounted"), _p("l", "rcu|rcu_sched|srcu")),
             "stmt"),

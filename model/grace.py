@@ -72,6 +72,12 @@ def flushed_codes(program: ir.Program) -> frozenset[str]:
     return frozenset(op.target for op in waits if op.target in program.codes)
 
 
+def stopped_kthread(op: ir.Grace) -> str | None:
+    """The kthread function whose exit this wait is (kthread_stop()), or None."""
+    fn, _, context = op.target.rpartition("@")
+    return fn if op.what == "work" and context == ir.Context.PROCESS.value else None
+
+
 def waits_for_instance(what: str, target: str, code: ir.Code) -> bool:
     """A flush (`ir.Grace.what`, `.target`) waits for instances of this code."""
     if what in ("work", "cancel"):

@@ -115,6 +115,14 @@ class CNot:
 
 
 @dataclass(frozen=True)
+class COr:
+    """Any of the operands: a wait_event() condition read in one step
+    (`ready || kthread_should_stop()`; `a && b` is `!(!a || !b)`)."""
+
+    operands: tuple["Cond", ...]
+
+
+@dataclass(frozen=True)
 class CPred:
     """A state predicate: revoked(o), mapped(o), attached(o), freed(o), flag(f),
     signalled(c), armed(fence, fn), held(lock, mode or ""), in_atomic(),
@@ -126,7 +134,15 @@ class CPred:
     args: tuple[Union[str, int], ...] = ()
 
 
-Cond = Union[CConst, CNondet, CNot, CPred]
+Cond = Union[CConst, CNondet, CNot, COr, CPred]
+
+
+def any_of(values) -> bool | None:
+    """Three-valued `or` of operand values (None: not known here)."""
+    values = list(values)
+    if True in values:
+        return True
+    return None if None in values else False
 
 # Predicates whose value is private to the thread evaluating them.
 THREAD_LOCAL_PREDICATES = frozenset({"held", "in_atomic", "irqs_disabled", "bh_disabled",

@@ -8,64 +8,26 @@ two-way op, a `-> bool` function's `return e` jumps to the caller's targets).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Callable
 
 from model import ast, core, ir
-from model.resolve_body import if_chain, is_condition_form, is_value_call
+from model.lower_frame import Frame, LoweringError, Value
+from model.lower_reads import NULL_IS_NOTHING, _null_object, _once, _Reads, _truth_of
+from model.resolve_body import if_chain, is_condition_form, is_value_call, predicate_of
 from model.span import Span
+
+__all__ = ["Frame", "LoweringError", "Value", "_CodeBuilder"]
 
 MAX_OPS_PER_CODE = 200_000
 MAX_WORK_PER_CODE = 1_000_000   # statements and conditions lowered, emitted or not
 MAX_LOWERING_DEPTH = 200        # blocks, conditions and calls nested after inlining
 
 
-@dataclass(frozen=True)
-class Value:
-    type: str          # a lock or object kind, or gfp, fn, int, bool, mode, context, null, string
-    value: object
-
-
-@dataclass(frozen=True)
-class Frame:
-    env: dict[str, Value]
-    stack: tuple[Span, ...]
-    ret: int | None = None                     # where `return;` goes
-    ret_targets: tuple[int, int] | None = None  # (true, false) for `return e;`
-    running: frozenset[tuple[str, str]] = frozenset()  # (callback or release fn, object)
-    # `return x;` of a `-> object` function: the caller's code for each value x.
-    ret_value: Callable[[Value], int] | None = None
-
-    # dataclasses.replace() introspects the fields on every call; a frame is made
-    # per inlined call, so these say the same directly.
-    def returning_to(self, ret: int) -> "Frame":
-        return Frame(self.env, self.stack, ret, self.ret_targets, self.running, self.ret_value)
-
-    def returning_bool(self, targets: tuple[int, int]) -> "Frame":
-        return Frame(self.env, self.stack, self.ret, targets, self.running, self.ret_value)
-
-    def returning_value(self, then: Callable[[Value], int]) -> "Frame":
-        return Frame(self.env, self.stack, self.ret, self.ret_targets, self.running, then)
-
-    def binding(self, name: str, value: "Value") -> "Frame":
-        return Frame({**self.env, name: value}, self.stack, self.ret, self.ret_targets,
-                     self.running, self.ret_value)
-
-
-class LoweringError(Exception):
-    """Abandons a statement (or, when `fatal`, the whole thread); the diagnostic is
-    already recorded. After a statement fails, lowering goes on with the next one,
-    so that every error of a thread is found, in source order."""
-
-    def __init__(self, fatal: bool = False):
-        super().__init__()
-        self.fatal = fatal
-
-
-class _CodeBuilder:
-    def __init__(self, lowerer: "_Lowerer", context: ir.Context):
+class _CodeBuilder(_Reads):
+    def __init__(self, lowerer: "_Lowerer", context: ir.Context, kthread: str | None = None):
         self.lowerer = lowerer
         self.context = context
+        self.kthread = kthread         # the function this code runs, if kthread_run() ran it
         self.ops: list[ir.Op] = []
         self.work = 0
         self.depth = 0
@@ -140,33 +102,6 @@ class _CodeBuilder:
         if isinstance(expr, ast.Name):
             return self.lowerer.value(expr, frame).type == "flag"
         return is_condition_form(expr, self.lowerer.resolved.fns)
-
-    def read(self, call: ast.Call, then: Callable[[Value], int], frame: Frame) -> int:
-        """A pointer read, `deref(p)` or a `-> object` function: code that goes on to
-        `then(x)` for each object x (or NULL) it can give."""
-        if call.name.text in self.lowerer.resolved.fns:
-            fn = self.lowerer.resolved.fns[call.name.text]
-            callee = self.lowerer.enter(fn, call, frame).returning_value(then)
-            return self.stmts(fn.body.stmts, then(NULL), callee)
-        pointer = self.lowerer.bind_builtin(call, frame)["p"].value
-        site = ir.Site(call.span, frame.stack)
-        targets = self.lowerer.targets.get(pointer, ())
-        # One test per target, in turn; NULL when none matched. A read is one step
-        # when the pointer has one target; with more, a pointer moved back to a
-        # target already tested can be seen as NULL: a spurious path, never a lost one.
-        entry = then(NULL)
-        for number in range(len(targets), 0, -1):
-            target = targets[number - 1]
-            kind = self.lowerer.resolved.objects[target].kind
-            test = ir.CPred("points_to", (pointer, number, target))
-            entry = self.emit(ir.Branch(test, site, then(Value(kind, target)), entry))
-        return entry
-
-    def value_return(self, value: ast.Expr, frame: Frame) -> int:
-        """`return x;` in a `-> object` function."""
-        if is_value_call(value, self.lowerer.resolved.fns):
-            return self.read(value, frame.ret_value, frame)
-        return frame.ret_value(self.lowerer.value(value, frame))
 
     def stmt(self, stmt: ast.Stmt, k: int, frame: Frame) -> int:
         site = ir.Site(stmt.span, frame.stack)
@@ -262,7 +197,11 @@ class _CodeBuilder:
         if name == "free_after_grace":
             code = self.lowerer.free_code(args["o"].value, site)
             return self.emit(ir.Spawn(code, site, k, after_grace=args["l"].value))
+        if name == "stop_thread":
+            return self.stop_thread(args["work"].value, site, k)
         if name == "sleep_on":
+            if self.kthread is not None:
+                self.lowerer.note_sleep(self.kthread, args["q"].value)
             inner, where = args["c"].value
             return self.emit(ir.SleepUntil(args["q"].value, self.pure_cond(inner, where), site, k))
         if name == "grace_period":
@@ -307,12 +246,14 @@ class _CodeBuilder:
             k = self.callbacks(obj, site, k, frame)
         return self.emit(ir.StateOp(name, obj, site, k))
 
-    def null_use(self, call: ast.Call, args: dict[str, Value], site: ir.Site, k: int) -> int:
-        """A verb given a pointer read as NULL: the kernel's NULL pointer dereference."""
-        param = _null_object(call.name.text, args)
-        return self.emit(ir.Assert(
-            ir.CConst(False), f"NULL pointer dereference: `{call.name.text}` given NULL for "
-            f"`{param}`", site, k, finding="use-after-free"))
+    def stop_thread(self, kthread: str, site: ir.Site, k: int) -> int:
+        """kthread_stop(): set the kthread's flag, wake it (every queue it may sleep on:
+        a spurious wake-up only makes a sleeper check again), wait until it exits."""
+        entry = self.grace("work", ir.code_id(kthread, ir.Context.PROCESS), site, k)
+        for queue in reversed(self.lowerer.sleeps.get(kthread, ())):
+            entry = self.emit(ir.StateOp("wake_queue", queue, site, entry))
+        flag = self.lowerer.stop_flag(kthread, site.span)
+        return self.emit(ir.StateOp("set", flag, site, entry))
 
     def grace(self, what: str, target: str, site: ir.Site, k: int) -> int:
         end = self.emit(ir.Grace(what, target, "end", site, k))
@@ -419,45 +360,6 @@ class _CodeBuilder:
             return t if cond.value else f
         return self.emit(ir.Branch(cond, site, t, f))
 
-    def static_truth(self, expr: ast.Expr, frame: Frame) -> bool | None:
-        """The value of a condition known when the spec is lowered, or None."""
-        if isinstance(expr, ast.BoolLit):
-            return expr.value
-        if isinstance(expr, ast.Not):
-            inner = self.static_truth(expr.operand, frame)
-            return None if inner is None else not inner
-        if isinstance(expr, ast.Name):
-            value = self.lowerer.value(expr, frame)
-            if value.type == "cond":
-                return self.static_truth(*value.value)
-            return _truth_of(value)
-        if isinstance(expr, ast.Compare) and not any(
-                isinstance(side, ast.Call) and side.name.text == "count"
-                for side in (expr.left, expr.right)):
-            return self.compare(expr, frame).value
-        if isinstance(expr, ast.BoolOp):
-            known = [self.static_truth(operand, frame) for operand in expr.operands]
-            decisive = expr.op == "||"          # what one operand settles the whole to
-            if decisive in known:
-                return decisive
-            return None if None in known else not decisive
-        return None
-
-    def open_operands(self, expr: ast.BoolOp, frame: Frame) -> list[ast.Expr]:
-        """The operands of `&&`/`||` up to one that settles it, without those known
-        to leave it open: `a && true && b` is `a && b`, `a && false && b` is false
-        once `a` holds, and `b` is never lowered."""
-        decisive = expr.op == "||"
-        kept = []
-        for operand in expr.operands:
-            known = self.static_truth(operand, frame)
-            if known is None:
-                kept.append(operand)
-            elif known == decisive:
-                kept.append(ast.BoolLit(known, operand.span))
-                break
-        return kept or [ast.BoolLit(not decisive, expr.span)]
-
     def pure_cond(self, expr: ast.Expr, frame: Frame) -> ir.Cond:
         """A condition without side effects, as an IR condition."""
         if isinstance(expr, ast.BoolLit):
@@ -479,6 +381,14 @@ class _CodeBuilder:
             return ir.CPred("flag", (value.value,))
         if isinstance(expr, ast.Compare):
             return self.compare(expr, frame)
+        if isinstance(expr, ast.BoolOp):             # a wait condition, read in one step
+            flip = expr.op == "&&"                   # a && b is !(!a || !b)
+            operands = [self.pure_cond(o, frame) for o in expr.operands]
+            either = ir.COr(tuple(ir.CNot(o) if flip else o for o in operands))
+            return ir.CNot(either) if flip else either
+        if isinstance(expr, ast.Call) and expr.name.text in self.lowerer.resolved.fns:
+            fn = self.lowerer.resolved.fns[expr.name.text]     # `fn f() -> bool = COND;`
+            return self.pure_cond(predicate_of(fn), self.lowerer.enter(fn, expr, frame))
         if isinstance(expr, ast.Call):
             name = expr.name.text
             if name in core.BUILTINS and core.BUILTINS[name].role == "cond" and name != "nondet":
@@ -487,8 +397,18 @@ class _CodeBuilder:
                     self.lowerer.error(f"`{name}` is given NULL here: test the pointer first",
                                        expr.span, frame.stack)
                     raise LoweringError()
+                if name == "should_stop":
+                    return self.should_stop(expr, frame)
                 return self.predicate(name, args)
         raise AssertionError(f"not a predicate: {type(expr).__name__}")  # see _is_predicate
+
+    def should_stop(self, call: ast.Call, frame: Frame) -> ir.Cond:
+        if self.kthread is None:
+            self.lowerer.error("`kthread_should_stop()` asks whether this kthread is being "
+                               "stopped: call it in a function started with kthread_run()",
+                               call.span, frame.stack)
+            raise LoweringError()
+        return ir.CPred("flag", (self.lowerer.stop_flag(self.kthread, call.span),))
 
     def predicate(self, name: str, args: dict[str, Value]) -> ir.Cond:
         static = {
@@ -500,6 +420,7 @@ class _CodeBuilder:
             return ir.CConst(static[name])
         if name == "read_lock_is_recursive":
             return ir.CConst(self.read_is_recursive(args["l"].value))
+
         if name in ("gfp_may_fs", "gfp_may_block"):
             return ir.CPred(name, tuple(sorted(args["g"].value)))
         if name == "held":
@@ -539,45 +460,6 @@ IRQ_BUILTINS = {
 }
 GFP_ALL = frozenset({"block", "io", "fs"})
 _FLIP = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
-
-
-NULL = Value("null", None)
-# kfree(NULL) and kfree_rcu(NULL) do nothing; every other verb dereferences.
-NULL_IS_NOTHING = frozenset({"free", "free_after_grace"})
-
-
-def _null_object(name: str, args: dict[str, Value]) -> str | None:
-    """The parameter verb `name` was given NULL for, where it takes an object and
-    not NULL (a pointer read as NULL); None if there is none."""
-    for param in core.BUILTINS[name].params:
-        if args[param.name].type == "null" and "null" not in param.types and (
-                param.types & ir.OBJECT_KINDS or "object" in param.types):
-            return param.name
-    return None
-
-
-def _truth_of(value: Value) -> bool | None:
-    """A local known before the run: a condition read once, or what a pointer read
-    gave (an object is true, NULL false, as `if (p)` in C)."""
-    if value.type == "bool":
-        return value.value
-    if value.type == "null":
-        return False
-    if value.type in ir.POINTEE_KINDS:
-        return True
-    return None
-
-
-def _once(then: Callable[[Value], int]) -> Callable[[Value], int]:
-    """`then`, lowered once per value: a pointer read's branches share their code."""
-    done: dict[tuple, int] = {}
-
-    def lowered(value: Value) -> int:
-        key = (value.type, value.value)
-        if key not in done:
-            done[key] = then(value)
-        return done[key]
-    return lowered
 
 
 def _is_predicate(expr: ast.Expr) -> bool:

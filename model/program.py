@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from functools import lru_cache
 
 from model import ast, core, grace, ir
@@ -14,14 +15,16 @@ MAX_CALL_DEPTH = 64
 
 
 class _Lowerer:
-    def __init__(self, resolved: Resolved, sources: dict[str, SourceFile],
-                 callbacks: dict[str, set[str]], targets: dict[str, tuple[str, ...]]):
+    def __init__(self, resolved: Resolved, sources: dict[str, SourceFile], known: "_Known"):
         self.resolved = resolved
         self.sources = sources
-        self.callbacks = callbacks                      # fence -> callback fns
+        self.callbacks = known.callbacks                # fence -> callback fns
         self.found_callbacks: dict[str, set[str]] = {}
-        self.targets = targets                          # pointer -> its numbered targets
+        self.targets = known.targets                    # pointer -> its numbered targets
         self.found_targets: dict[str, set[str]] = {}
+        self.sleeps = known.sleeps                      # kthread fn -> queues it sleeps on
+        self.found_sleeps: dict[str, set[str]] = {}
+        self.stop_flags: dict[str, Span] = {}           # kthread_should_stop() flags
         self.diags: dict[tuple, Diagnostic] = {}
         self.codes: dict[str, ir.Code] = {}
         self.pending_spawns: list[tuple[str, ir.Context, Span]] = []
@@ -185,6 +188,16 @@ class _Lowerer:
         known = self.targets.get(pointer, ())
         return known.index(target) + 1 if target in known else 0
 
+    def stop_flag(self, kthread: str, span: Span) -> str:
+        """The flag kthread_stop() sets and kthread_should_stop() reads, one per kthread
+        function (an object of the program, not of the spec)."""
+        name = f"{kthread}__should_stop"
+        self.stop_flags.setdefault(name, span)
+        return name
+
+    def note_sleep(self, kthread: str, queue: str) -> None:
+        self.found_sleeps.setdefault(kthread, set()).add(queue)
+
     def request_spawn(self, fn: str, context: ir.Context, site: ir.Site) -> str:
         code = ir.code_id(fn, context)
         self.pending_spawns.append((fn, context, site.span))
@@ -215,7 +228,8 @@ class _Lowerer:
                    env: dict[str, Value], span: Span, result: str | None = None) -> None:
         """Lower one thread; its exit is at the body's last character (the `}`). A
         function with a result run as a thread drops what it returns."""
-        builder = _CodeBuilder(self, context)
+        kthread = name if code_id == ir.code_id(name, ir.Context.PROCESS) else None
+        builder = _CodeBuilder(self, context, kthread)
         exit_index = builder.emit(ir.Exit(ir.Site(body.span.last_char())))
         frame = Frame(env, (), ret=exit_index,
                       ret_targets=(exit_index, exit_index) if result == "bool" else None,
@@ -357,8 +371,19 @@ def expr_text(expr: ast.Expr) -> str:
     return "..."
 
 
-def _lower_all(resolved: Resolved, sources, callbacks, targets) -> _Lowerer:
-    lowerer = _Lowerer(resolved, sources, callbacks, targets)
+@dataclass(frozen=True)
+class _Known:
+    """What lowering one thread learns that another's lowering needs: the callbacks
+    armed on each fence (a signal runs them), each pointer's targets (a read tests
+    them) and the queues each kthread sleeps on (kthread_stop() wakes them)."""
+
+    callbacks: dict[str, set[str]]
+    targets: dict[str, tuple[str, ...]]
+    sleeps: dict[str, tuple[str, ...]]
+
+
+def _lower_all(resolved: Resolved, sources, known: _Known) -> _Lowerer:
+    lowerer = _Lowerer(resolved, sources, known)
     for code_id, path, call in _instances(resolved):
         context = core.CONTEXT_CONSTANTS[path.context.text]
         env = {}
@@ -378,21 +403,27 @@ def build_program(resolved: Resolved, sources: dict[str, SourceFile]
                   ) -> tuple[ir.Program | None, list[Diagnostic]]:
     """Lower every thread. A signal inlines the callbacks armed on its fence, and
     inlined callbacks may arm more; a pointer read branches on every object the
-    pointer is ever made to point to. So lowering repeats until the armed callbacks
-    and the pointers' targets stop growing; they only grow, and are bounded by
-    fences x functions and pointers x objects."""
-    callbacks: dict[str, set[str]] = {}
-    targets = {name: _numbered(sym, set()) for name, sym in resolved.objects.items()
-               if sym.kind == "pointer"}
+    pointer is ever made to point to; kthread_stop() wakes the queues its kthread
+    sleeps on. So lowering repeats until what it learns (`_Known`) stops growing;
+    it only grows, bounded by fences x functions, pointers x objects and queues x
+    functions."""
+    known = _Known({}, {name: _numbered(sym, set()) for name, sym in resolved.objects.items()
+                        if sym.kind == "pointer"}, {})
     fences = sum(1 for obj in resolved.objects.values() if obj.kind == "fence")
-    rounds = fences * len(resolved.fns) + len(targets) * len(resolved.objects) + 1
+    queues = sum(1 for obj in resolved.objects.values() if obj.kind == "waitqueue")
+    rounds = (fences * len(resolved.fns) + len(known.targets) * len(resolved.objects)
+              + queues * len(resolved.fns) + 1)
     for _ in range(rounds):
-        lowerer = _lower_all(resolved, sources, callbacks, targets)
-        found = {name: _numbered(resolved.objects[name], lowerer.found_targets.get(name, set()))
-                 for name in targets}
-        if lowerer.diags or (lowerer.found_callbacks, found) == (callbacks, targets):
+        lowerer = _lower_all(resolved, sources, known)
+        found = _Known(lowerer.found_callbacks,
+                       {name: _numbered(resolved.objects[name],
+                                        lowerer.found_targets.get(name, set()))
+                        for name in known.targets},
+                       {fn: tuple(sorted(q)) for fn, q in sorted(lowerer.found_sleeps.items())})
+        if lowerer.diags or found == known:
             break
-        callbacks, targets = lowerer.found_callbacks, found
+        known = found
+    targets = known.targets
     diags = sorted(lowerer.diags.values(), key=Diagnostic.sort_key)
     if diags:
         return None, diags
@@ -401,8 +432,10 @@ def build_program(resolved: Resolved, sources: dict[str, SourceFile]
     program = ir.Program(
         file=resolved.file, title=resolved.title,
         locks=dict(sorted(locks.items())),
-        objects={name: _obj(sym, targets.get(name, ()))
-                 for name, sym in sorted(resolved.objects.items())},
+        objects=dict(sorted([*((name, _obj(sym, targets.get(name, ())))
+                               for name, sym in resolved.objects.items()),
+                             *((name, ir.Obj(name, "flag", 0, span))
+                               for name, span in lowerer.stop_flags.items())])),
         codes=dict(sorted(_with_flush_maps(lowerer.codes, lowerer.maps).items())),
         roots=tuple(sorted(lowerer.codes)),
         scenarios=tuple(_scenario(s, resolved) for s in resolved.scenarios.values()),

@@ -10,7 +10,7 @@ import difflib
 from typing import Callable
 
 from model import ast, core
-from model.ir import POINTEE_KINDS
+from model.ir import POINTEE_KINDS, THREAD_LOCAL_PREDICATES
 from model.span import TYPE_ERROR, UNKNOWN_NAME
 
 MAX_REPEAT = 64
@@ -114,6 +114,16 @@ def is_value_call(expr: ast.Expr, fns) -> bool:
         return builtin.role == "object"
     fn = fns.get(expr.name.text)
     return fn is not None and fn.result is not None and fn.result.text == "object"
+
+
+def predicate_of(fn: ast.FnDecl) -> ast.Expr | None:
+    """What a `-> bool` function returns when its body is just `return COND;` (the
+    short form `fn f(..) -> bool = COND;`): a wait condition may call it."""
+    stmts = fn.body.stmts
+    if fn.result is None or fn.result.text != "bool" or len(stmts) != 1 or \
+            not isinstance(stmts[0], ast.Return) or stmts[0].value is None:
+        return None
+    return stmts[0].value
 
 
 def always_returns(block: ast.Block) -> bool:
@@ -303,21 +313,44 @@ class BodyChecker:
                        "conditions are `true`, `false`, flags, predicates like "
                        "`revoked(b)`, comparisons, or calls of `-> bool` functions")
 
-    def check_wait_cond(self, expr: ast.Expr, params) -> None:
-        """A condition a waiter re-reads at every check: one flag, predicate or
-        comparison, possibly negated."""
+    def check_wait_cond(self, expr: ast.Expr, params, combined: bool = False) -> None:
+        """A condition a waiter re-reads at every check, in one step: flags,
+        predicates and comparisons, with `!`, `&&` and `||` over shared state."""
         inner = expr
         while isinstance(inner, ast.Not):
             inner = inner.operand
+        if isinstance(inner, ast.BoolOp):
+            for operand in inner.operands:
+                self.check_wait_cond(operand, params, combined=True)
+            return
         pure = isinstance(inner, (ast.BoolLit, ast.Name, ast.Compare)) or (
             isinstance(inner, ast.Call) and inner.name.text in core.BUILTINS
-            and core.BUILTINS[inner.name.text].role == "cond" and inner.name.text != "nondet")
+            and core.BUILTINS[inner.name.text].role == "cond" and inner.name.text != "nondet"
+            and not (combined and inner.name.text in THREAD_LOCAL_PREDICATES))
+        if isinstance(inner, ast.Call) and inner.name.text in self.fns:
+            pure = self.is_wait_predicate(inner.name.text, combined, set())
         if not pure:
-            self.error(TYPE_ERROR, "a wait condition is re-read at every check: one flag, "
-                       "predicate or comparison, possibly negated", expr.span,
-                       "wait on one condition and test the others after the wait")
+            self.error(TYPE_ERROR, "a wait condition is re-read at every check: flags, "
+                       "predicates and comparisons, and `!`, `&&`, `||` of shared ones",
+                       expr.span, "wait on shared state and test the rest after the wait")
             return
         self.check_cond(expr, params)
+
+    def is_wait_predicate(self, name: str, combined: bool, seen: set[str]) -> bool:
+        """Whether a call of function `name` may be read in one step in a wait
+        condition: it returns one, made of builtins and such functions."""
+        body = predicate_of(self.fns[name])
+        if body is None or name in seen:
+            return False
+        for call in calls_in(body):
+            builtin = core.BUILTINS.get(call.name.text)
+            if call.name.text in self.fns:
+                if not self.is_wait_predicate(call.name.text, combined, seen | {name}):
+                    return False
+            elif builtin is None or builtin.role != "cond" or call.name.text == "nondet" or (
+                    combined and call.name.text in THREAD_LOCAL_PREDICATES):
+                return False
+        return True
 
     def check_operand(self, expr: ast.Expr, params) -> None:
         """A side of a comparison: a value, or `count(obj)`."""

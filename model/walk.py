@@ -493,6 +493,8 @@ def evaluate_local(cond: ir.Cond, state, context: ir.Context,
     if isinstance(cond, ir.CNot):
         inner = evaluate_local(cond.operand, state, context, program)
         return None if inner is None else not inner
+    if isinstance(cond, ir.COr):
+        return ir.any_of(evaluate_local(o, state, context, program) for o in cond.operands)
     if isinstance(cond, ir.CNondet) or not isinstance(cond, ir.CPred):
         return None
     name, args = cond.name, cond.args
@@ -534,6 +536,8 @@ in_atomic_strict = in_atomic
 def is_thread_local(cond: ir.Cond) -> bool:
     if isinstance(cond, ir.CNot):
         return is_thread_local(cond.operand)
+    if isinstance(cond, ir.COr):
+        return all(is_thread_local(o) for o in cond.operands)
     return isinstance(cond, ir.CPred) and cond.name in ir.THREAD_LOCAL_PREDICATES
 
 

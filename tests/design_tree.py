@@ -1,16 +1,15 @@
 """The tree of a random design (tests/random_designs.py generates them): its
-nodes, its rendering to spec text, the features it exercises (the generator's
-coverage report) and the smaller designs it shrinks to (tests/oracle.py
+nodes, its rendering to spec text and the smaller designs it shrinks to
+(tests/design_coverage.py counts the features it exercises; tests/oracle.py
 `shrink`).
 
 A design holds locks, up to three objects (a revocable `b`, a refcounted `r`,
 a completion `c`), RCU-published memory (`m`, reachable while the flag `live`
 is set, or through the pointer `gp`), an SRCU domain `S`, a work function `w`,
-and paths whose bodies are nested sections of the nodes below.
+a kthread `kt`, and paths whose bodies are nested sections of the nodes below.
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field, replace
 
 KINDS = ("mutex", "spinlock", "rwsem")
@@ -131,6 +130,14 @@ class WaitOp:
 
 
 @dataclass(frozen=True)
+class KthreadOp:
+    """The kthread `kt`: run (`kthread_run(kt);`), stop (`kthread_stop(kt);`), feed
+    (`set(kready); wake_up(kq);`)."""
+
+    verb: str
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """`live` (or the pointer `gp`) read into a local inside a read section of
     `domain`, and `m` used through it: inside the section (right) or after it
@@ -174,6 +181,10 @@ class Design:
     work: tuple | None = None      # the body of `fn w()`
     waitqueue: bool = False        # `object q : waitqueue` and `object ready : flag`
     pointer: bool = False          # `m` published through `object gp : pointer = m` too
+    # The body of `fn kt()`'s loop, and how it sleeps at the end of a round:
+    # "right" (`kready || kthread_should_stop()`), "wrong" (`kready`), "none".
+    kthread: tuple | None = None
+    kthread_wait: str = "none"
 
     def kind(self, lock: str) -> str:
         return dict(self.locks)[lock]
@@ -249,12 +260,16 @@ SYNC_TEXT = {"rcu": "synchronize_rcu();", "net": "synchronize_net();",
              "srcu": "synchronize_srcu(S);"}
 WORK_TEXT = {"queue": "schedule_work(w);", "flush": "flush_work(w);",
              "flush_all": "flush_workqueue();", "cancel": "cancel_work_sync(w);"}
+KTHREAD_TEXT = {"run": "kthread_run(kt);", "stop": "kthread_stop(kt);",
+                "feed": "set(kready); wake_up(kq);"}
+KTHREAD_WAIT_TEXT = {"right": "wait_event(kq, kready || kthread_should_stop());",
+                     "wrong": "wait_event(kq, kready);", "none": ""}
 WAIT_TEXT = {"wait": "wait_event(q, ready);",
              "timed": "if !wait_event_timeout(q, ready) { set(ready); }",
              "wake": "set(ready); wake_up(q);", "wake_early": "wake_up(q); set(ready);",
              "set_only": "set(ready);"}
 LEAF_TEXT = {RefOp: REF_TEXT, CompletionOp: COMPLETION_TEXT, MemOp: MEM_TEXT,
-             WorkOp: WORK_TEXT, WaitOp: WAIT_TEXT}
+             WorkOp: WORK_TEXT, WaitOp: WAIT_TEXT, KthreadOp: KTHREAD_TEXT}
 
 
 def render(design: Design) -> str:
@@ -282,6 +297,11 @@ def render(design: Design) -> str:
     if design.work is not None:
         body = " ".join(_render_body(design, design.work, ()))
         lines.append(f"fn w() {{ {body} }}".replace("  ", " "))
+    if design.kthread is not None:
+        lines += ["object kq : waitqueue", "object kready : flag"]
+        body = " ".join(_render_body(design, design.kthread, ()))
+        lines.append(f"fn kt() {{ repeat 2 {{ if kthread_should_stop() {{ return; }} {body} "
+                     f"{KTHREAD_WAIT_TEXT[design.kthread_wait]} }} }}".replace("  ", " "))
     for path in design.paths:
         body = " ".join(_render_body(design, path.body, ()))
         lines.append(f"path {path.name} in {path.context} {{ {body} }}")
@@ -349,138 +369,6 @@ def _render_item(design: Design, item, closers) -> list[str]:
     return ["revoke(b); unmap(b);"]
 
 
-# --------------------------------------------------------------- coverage
-
-def features(design: Design) -> set[str]:
-    """The features a design exercises, for the generator's coverage report."""
-    found = {f"locks={len(design.locks)}", f"paths={len(design.paths)}"}
-    found |= {f"kind:{kind}" for _, kind in design.locks}
-    found |= {f"planted:{shape}" for shape in design.planted}
-    found.add("scenario" if design.scenario else "no-scenario")
-    if design.scenario and any(e.count > 1 for e in design.scenario):
-        found.add("scenario:2-instances")
-    if design.revocable:
-        found.add("revocable")
-    if design.refcounted:
-        found.add("refcounted" + ("" if design.ref_frees else ":parked"))
-    if design.completion:
-        found.add("completion")
-    if design.published:
-        found.add("published")
-    if design.pointer:
-        found.add("pointer")
-    if design.srcu:
-        found.add("kind:srcu")
-    if design.waitqueue:
-        found.add("waitqueue")
-    if design.work is not None:
-        found.add("work")
-        _item_features(design, design.work, found, _Where(work=True))
-        if _locks_taken(design.work):
-            found.add("work:takes-lock")
-    for path in design.paths:
-        found.add(f"context:{path.context}")
-        depth = _depth(path.body)
-        found.add(f"max-depth={depth}")
-        _item_features(design, path.body, found, _Where(irq=path.context != "process"))
-    return found
-
-
-@dataclass(frozen=True)
-class _Where:
-    """What encloses an item, for the features that depend on it."""
-
-    irq: bool = False              # an interrupt path
-    work: bool = False             # the work function
-    locks: frozenset = frozenset()  # the locks held
-    atomic: bool = False           # a spinning lock held or interrupts off
-    readers: frozenset = frozenset()  # the read sections the item is in (domains)
-
-
-def _item_features(design: Design, body, found: set[str], where: _Where) -> None:
-    for item in body:
-        inner = where
-        if where.work and isinstance(item, (CheckMap, Revoke, RefOp, MemOp)):
-            found.add("work:uses-object")
-        if isinstance(item, Section):
-            kind = design.kind(item.lock)
-            reader = "down_read" if kind == "rwsem" else f"read_lock:{kind[len('rwlock'):]}"
-            found.add({"read": reader, "irqsave": "spin_lock_irqsave",
-                       "irq": "spin_lock_irq"}.get(item.mode, f"{kind}:{item.mode}"))
-        elif isinstance(item, Try):
-            found.add("trylock")
-            if item.otherwise is not None:
-                found.add("trylock-else")
-        elif isinstance(item, IrqOff):
-            found.add(f"local_irq_{item.style}")
-            inner = replace(where, atomic=True)
-        elif isinstance(item, ReadSection):
-            found.add({"rcu": "rcu_read_lock", "rcu_bh": "rcu_read_lock_bh",
-                       "srcu": "srcu_read_lock"}[item.domain])
-            inner = replace(where, readers=where.readers | {item.domain})
-        elif isinstance(item, Guard):
-            found.add("guarded-use")
-        elif isinstance(item, CheckMap):
-            found.add("check-then-act")
-        elif isinstance(item, RefOp):
-            found.add(f"ref:{item.verb}")
-        elif isinstance(item, CompletionOp):
-            found.add(f"completion:{item.verb}")
-        elif isinstance(item, MemOp):
-            found.add(f"mem:{item.verb}")
-            if item.verb == "access":
-                _access_features(where, found)
-        elif isinstance(item, Synchronize):
-            found.add("synchronize_srcu" if item.domain == "srcu" else "synchronize_rcu")
-            if where.locks:
-                found.add("synchronize-under-lock")
-            if where.readers or (item.domain != "srcu" and where.atomic):
-                found.add("synchronize-in-reader")
-        elif isinstance(item, WaitOp):
-            found.add(f"waitqueue:{item.verb}")
-        elif isinstance(item, Snapshot):
-            found.add("let-snapshot" + (":after" if item.after else ""))
-            if design.pointer:
-                found.add("pointer-read" + ("" if item.checked else ":unchecked"))
-            found.add({"rcu": "rcu_read_lock", "rcu_bh": "rcu_read_lock_bh",
-                       "srcu": "srcu_read_lock"}[item.domain])
-        elif isinstance(item, WorkOp):
-            found.add({"queue": "schedule_work", "flush": "flush_work",
-                       "flush_all": "flush_workqueue", "cancel": "cancel_work_sync"}[item.verb])
-            if item.verb != "queue" and where.locks & _locks_taken(design.work or ()):
-                found.add("flush-under-lock")
-        if isinstance(item, (Section, Try)):
-            inner = replace(inner, locks=where.locks | {item.lock},
-                            atomic=where.atomic or design.kind(item.lock) in SPINNING
-                            or item.mode in ("irqsave", "irq"))
-        _item_features(design, _children(item), found, inner)
-
-
-def _access_features(where: _Where, found: set[str]) -> None:
-    if "srcu" in where.readers:
-        found.add("access:srcu-reader")
-    if where.readers - {"srcu"}:
-        found.add("access:rcu-reader")
-    elif where.irq or where.atomic:
-        found.add("access:implicit-rcu-reader")     # an irq handler, a spinlock, irqs off
-
-
-def _depth(body) -> int:
-    """Lock nesting depth: sections and trylocks count, irq-off regions do not."""
-    best = 0
-    for item in body:
-        inner = _depth(_children(item))
-        best = max(best, inner + (1 if isinstance(item, (Section, Try)) else 0))
-    return best
-
-
-def coverage(designs) -> Counter:
-    counts: Counter = Counter()
-    for design in designs:
-        counts.update(features(design))
-    return counts
-
-
 # --------------------------------------------------------------- shrinking
 
 def shrink_candidates(design: Design):
@@ -513,8 +401,12 @@ def shrink_candidates(design: Design):
         yield replace(design, pointer=False)
     if design.waitqueue:
         yield _without_items(design, lambda i: isinstance(i, WaitOp), waitqueue=False)
+    if design.kthread is not None:
+        yield _without_items(design, lambda i: isinstance(i, KthreadOp), kthread=None)
+        if design.kthread_wait != "none":
+            yield replace(design, kthread_wait="none")
     if design.srcu:
-        yield _without_items(design, lambda i: isinstance(i, Synchronize)
+        yield _without_items(design, lambda i: isinstance(i, (Synchronize, Snapshot))
                              and i.domain == "srcu", unwrap=ReadSection, srcu=False)
     for index, path in enumerate(design.paths):
         for body in _body_edits(path.body):
@@ -524,6 +416,9 @@ def shrink_candidates(design: Design):
     if design.work:
         for body in _body_edits(design.work):
             yield replace(design, work=body)
+    if design.kthread:
+        for body in _body_edits(design.kthread):
+            yield replace(design, kthread=body)
 
 
 def _without_path(design: Design, name: str) -> Design:
@@ -535,10 +430,12 @@ def _without_path(design: Design, name: str) -> Design:
 
 
 def _map_design(design: Design, fn, **changes) -> Design:
-    """`_map_items` over every path and the work function."""
+    """`_map_items` over every path, the work function and the kthread."""
     paths = tuple(replace(p, body=_map_items(p.body, fn)) for p in design.paths)
     work = changes.pop("work", None if design.work is None else _map_items(design.work, fn))
-    return replace(design, paths=paths, work=work, **changes)
+    kthread = changes.pop("kthread", None if design.kthread is None
+                          else _map_items(design.kthread, fn))
+    return replace(design, paths=paths, work=work, kthread=kthread, **changes)
 
 
 def _without_lock(design: Design, name: str) -> Design:

@@ -42,12 +42,12 @@ from tests.oracle_replay import replay_steps
 WORLD_BUDGET = 3_000
 # The graph engine's claims hold over every path; these stuck or path-local
 # violations are lockspec's to find whether or not a scenario names the paths.
-# A wait for a completion, a grace period or a flush is not: lockdep cannot
-# see the wait itself, and a hang, or a deadlock a thread so waiting takes part
-# in, is found in a scenario only (docs/findings.md, `hang`).
+# A wait for a completion, a grace period, a flush or a kthread_stop() is not:
+# lockdep cannot see the wait itself, and a hang, or a deadlock a thread so
+# waiting takes part in, is found in a scenario only (docs/findings.md, `hang`).
 PATHWIDE = frozenset({"deadlock", "held-at-exit", "bad-unlock"})
 # How semantics.stuck_violation describes those waits of a blocked thread.
-WAIT_TEXTS = ("wait(", "a grace period of ", "a flush of ", "wait_event(")
+WAIT_TEXTS = ("wait(", "a grace period of ", "a flush of ", "wait_event(", "kthread_stop(")
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,12 @@ import random
 from dataclasses import replace
 
 from tests.design_tree import (KINDS, READ_WRITE, RWLOCKS, SPINNING, CheckMap, CompletionOp,
-                               Design, Entry, Guard, IrqOff, MemOp, PathDef, ReadSection, RefOp,
-                               Revoke, Section, Snapshot, Synchronize, Try, WaitOp, WorkOp,
-                               _contains, _contains_op, _locks_taken, _map_items)
+                               Design, Entry, Guard, IrqOff, KthreadOp, MemOp, PathDef,
+                               ReadSection, RefOp, Revoke, Section, Snapshot, Synchronize, Try,
+                               WaitOp, WorkOp, _contains, _contains_op, _locks_taken, _map_items)
 # What the oracle takes from here: the tree's own API, and `generate`.
-from tests.design_tree import coverage, features, render, shrink_candidates
+from tests.design_coverage import coverage, features
+from tests.design_tree import render, shrink_candidates
 
 __all__ = ["Design", "coverage", "features", "generate", "render", "shrink_candidates"]
 
@@ -49,6 +50,7 @@ RCU_SHARE, SRCU_SHARE, WORK_SHARE = 0.16, 0.09, 0.14
 WAITQUEUE_SHARE = 0.1
 # Of the designs with published memory, the share that publish it through a pointer.
 POINTER_SHARE = 0.5
+KTHREAD_SHARE = 0.12
 MAX_PATHS = 4
 
 
@@ -72,6 +74,9 @@ class _Gen:
         # RCU pointers: a fourth stream, for the same reason.
         self.pointers = random.Random(f"pointers-{seed}")
         self.pointer = self.published and self.pointers.random() < POINTER_SHARE
+        # kthreads: a fifth.
+        self.kthreads = random.Random(f"kthreads-{seed}")
+        self.kthread = self.kthreads.random() < KTHREAD_SHARE
 
     def design(self) -> Design:
         rng = self.rng
@@ -105,7 +110,9 @@ class _Gen:
                         frozenset(planted), self.refcounted, self.ref_frees, self.completion)
         if self.published or self.work:
             design = self.variants(self.graces(design))
-        return self.wait_queue(design) if self.waitqueue else design
+        if self.waitqueue:
+            design = self.wait_queue(design)
+        return self.with_kthread(design) if self.kthread else design
 
     # ---- planted shapes
 
@@ -377,6 +384,38 @@ class _Gen:
         self.insert(paths, self.pick_path(paths, entries, process=False, fresh=0.4), (waker,))
         scenario = tuple(entries) if design.scenario else None
         return replace(design, paths=tuple(paths), scenario=scenario, waitqueue=True)
+
+    # ---- kthreads (every draw from self.kthreads)
+
+    def with_kthread(self, design: Design) -> Design:
+        """`fn kt()` loops twice: a stop check, a body like a work item's, and a sleep
+        that includes the stop (right), leaves it out (a stop that hangs) or none.
+        A path runs it; the same or another stops it, sometimes under a lock the
+        kthread takes, and may then free what it uses; another may feed it."""
+        rng = self.rng = self.kthreads
+        paths = list(design.paths)
+        entries = list(design.scenario or ())
+        body = self.work_body()
+        wait = rng.choice(("right", "right", "wrong", "none"))
+        run = KthreadOp("run")
+        runner = self.pick_path(paths, entries, process=True, fresh=0.3)
+        self.insert(paths, runner, (run,))
+        steps: tuple = (KthreadOp("stop"),)
+        taken = sorted(_locks_taken(body))
+        if taken and rng.random() < 0.25:
+            steps = (self.section(rng.choice(taken), steps),)
+        if design.published and rng.random() < 0.5:
+            steps += (MemOp("free"),)
+        if rng.random() < 0.5:
+            self.insert(paths, runner, steps, after=run)
+        else:
+            self.insert(paths, self.pick_path(paths, entries, process=True, fresh=0.4), steps)
+        if wait != "none" and rng.random() < 0.5:
+            feeder = self.pick_path(paths, entries, process=False, fresh=0.3)
+            self.insert(paths, feeder, (KthreadOp("feed"),))
+        scenario = tuple(entries) if design.scenario else None
+        return replace(design, paths=tuple(paths), scenario=scenario, kthread=body,
+                       kthread_wait=wait)
 
     # ---- random paths
 

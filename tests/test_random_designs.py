@@ -2,7 +2,7 @@
 (tests/design_tree.py): designs reproduce from their seed, every shrink
 candidate is a spec, and the grace-period and work features shrink away."""
 from tests.conftest import compile_text
-from tests.design_tree import features
+from tests.design_coverage import features
 from tests.random_designs import generate, render, shrink_candidates
 
 SEEDS = range(20250101, 20250101 + 120)
@@ -21,13 +21,16 @@ def test_grace_and_work_features_appear_only_with_their_declarations():
         assert ("rcu_read_lock" in text or "synchronize_rcu" in text) <= design.published
         assert ("access(m)" in text or "kfree(m)" in text) == design.published
         assert ("schedule_work" in text) == (design.work is not None)
+        assert ("kthread_run(kt)" in text) == (design.kthread is not None)
+        assert ("rcu_assign_pointer(gp, NULL)" in text) <= design.pointer
 
 
 def test_shrink_candidates_are_specs_and_drop_each_new_feature():
     checked = 0
     for seed in SEEDS:
         design = generate(seed)
-        if not (design.published or design.srcu or design.work is not None):
+        if not (design.published or design.srcu or design.work is not None
+                or design.kthread is not None):
             continue
         candidates = list(shrink_candidates(design))
         for candidate in candidates:
@@ -41,6 +44,9 @@ def test_shrink_candidates_are_specs_and_drop_each_new_feature():
                        and "guarded-use" not in features(c) for c in candidates)
         if design.srcu:
             assert any(not c.srcu and not {"srcu_read_lock", "synchronize_srcu"} & features(c)
+                       for c in candidates)
+        if design.kthread is not None:
+            assert any(c.kthread is None and not {"kthread_run", "kthread_stop"} & features(c)
                        for c in candidates)
         checked += 1
     assert checked >= 10

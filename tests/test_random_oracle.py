@@ -43,7 +43,9 @@ FEATURES = ("kind:mutex", "kind:spinlock", "kind:rwsem", "down_read", "rwsem:wri
             "flush-under-lock", "cancel_work_sync", "mem:free_rcu", "mem:call_rcu",
             "let-snapshot", "waitqueue", "waitqueue:wait", "waitqueue:timed", "waitqueue:wake",
             "waitqueue:wake_early", "waitqueue:set_only", "pointer", "pointer-read",
-            "pointer-read:unchecked")
+            "pointer-read:unchecked", "kthread_run", "kthread_stop", "kthread_feed",
+            "kthread:wait-right", "kthread:wait-wrong", "kthread:wait-none",
+            "kthread_stop-under-lock")
 MIN_SHARE = 0.02
 
 

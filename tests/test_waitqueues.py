@@ -9,6 +9,7 @@ import json
 import pytest
 
 from checker.interleave.semantics import stuck_violation, valid_choices
+from model import ir
 from tests.conftest import DATA, compile_text, run_cli
 from tests.test_semantics import program_of, run, start
 from tests.agreement import assert_engines_agree, scenario_verdict, section_examples
@@ -69,10 +70,21 @@ def test_a_sleeper_nothing_wakes_is_a_hang():
     assert stuck_violation(model, state).code == "hang"
 
 
-@pytest.mark.parametrize("cond", ["done && other", "nondet()", "mutex_trylock(M)"])
-def test_a_wait_condition_is_one_predicate(cond):
+@pytest.mark.parametrize("cond", ["held(M) || done", "nondet()", "mutex_trylock(M)",
+                                  "done && !irqs_disabled()"])
+def test_a_wait_condition_reads_shared_state_in_one_step(cond):
     compiled = compile_text("import kernel\nlock M : mutex\nobject wq : waitqueue\n"
                             f"object done, other : flag\n"
                             f"path p in process {{ wait_event(wq, {cond}); }}\n")
     assert any("a wait condition is re-read at every check" in d.message
                for d in compiled.diagnostics), compiled.diagnostics
+
+
+def test_a_combined_wait_condition_is_one_read():
+    compiled = compile_text("import kernel\nobject wq : waitqueue\nobject done, other : flag\n"
+                            "path p in process { wait_event(wq, done || !other && done); }\n")
+    assert compiled.diagnostics == ()
+    (sleep,) = [op for op in compiled.program.codes["p"].ops if isinstance(op, ir.SleepUntil)]
+    done, other = ir.CPred("flag", ("done",)), ir.CPred("flag", ("other",))
+    both = ir.CNot(ir.COr((ir.CNot(ir.CNot(other)), ir.CNot(done))))
+    assert sleep.cond == ir.COr((done, both))

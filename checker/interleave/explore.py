@@ -267,6 +267,8 @@ def _enters_read_side(program: ir.Program, domain: str, lock: str) -> bool:
 def condition_objects(cond: ir.Cond) -> set[str]:
     if isinstance(cond, ir.CNot):
         return condition_objects(cond.operand)
+    if isinstance(cond, ir.COr):
+        return set().union(*(condition_objects(o) for o in cond.operands))
     if isinstance(cond, ir.CPred) and cond.name not in ir.THREAD_LOCAL_PREDICATES:
         return {str(cond.args[0])}
     return set()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from model import ir, walk
-from model.grace import in_read_section, waits_for_instance
+from model.grace import in_read_section, stopped_kthread, waits_for_instance
 
 START = -1                 # Event.op_index of an interrupt thread's start
 NOT_STARTED = -1           # pc of an interrupt thread that has not started
@@ -424,6 +424,8 @@ def evaluate(model: Model, state: State, index: int, cond: ir.Cond) -> bool | No
     if isinstance(cond, ir.CNot):
         inner = evaluate(model, state, index, cond.operand)
         return None if inner is None else not inner
+    if isinstance(cond, ir.COr):
+        return ir.any_of(evaluate(model, state, index, o) for o in cond.operands)
     if not isinstance(cond, ir.CPred):
         return None
     if cond.name in ir.THREAD_LOCAL_PREDICATES:
@@ -517,6 +519,8 @@ def grace_text(op: ir.Grace, labels: list[str]) -> str:
     whom = ", ".join(labels)
     if op.what == "readers":
         return f"a grace period of `{op.target}`, for the read section of {whom}"
+    if stopped_kthread(op):
+        return f"kthread_stop({stopped_kthread(op)}), for {whom} to return"
     return f"a flush of {op.target or 'the workqueue'}, for {whom} to finish"
 
 

@@ -16,6 +16,7 @@ from checker.interleave.semantics import (FINISHED, START, Event, Model, State, 
                                           thread_index, valid_choices)
 from checker.interleave.step import apply
 from model import ir
+from model.grace import stopped_kthread
 from model.span import Span
 
 
@@ -153,7 +154,11 @@ def grace_step_text(op: ir.Grace) -> str:
         outcome = "the grace period begins" if op.phase == "begin" else \
             "every earlier reader has left"
         return f"synchronize({op.target}): {outcome}"
-    what = f"flush {op.target}" if op.what == "work" else "flush the workqueue"
+    if stopped_kthread(op):
+        return f"kthread_stop({stopped_kthread(op)}): " + (
+            "waits for it to return" if op.phase == "begin" else "it returned")
+    what = {"work": f"flush {op.target}", "cancel": f"cancel {op.target}"}.get(
+        op.what, "flush the workqueue")
     return what + (": waits for what is queued" if op.phase == "begin" else ": done")
 
 
@@ -162,6 +167,8 @@ def condition_text(cond: ir.Cond) -> str:
         return "true" if cond.value else "false"
     if isinstance(cond, ir.CNot):
         return "!" + condition_text(cond.operand)
+    if isinstance(cond, ir.COr):
+        return "(" + " || ".join(condition_text(o) for o in cond.operands) + ")"
     if isinstance(cond, ir.CPred):
         if cond.name == "count":
             return f"count({cond.args[0]}) {cond.args[1]} {cond.args[2]}"

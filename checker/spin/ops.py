@@ -210,6 +210,12 @@ class NodeWriter:
             inner = self.condition(cond.operand, local)
             return None if inner is None else {"true": "false", "false": "true"}.get(
                 inner, f"!({inner})")
+        if isinstance(cond, ir.COr):
+            parts = [self.condition(o, local) for o in cond.operands]
+            if None in parts:
+                return None
+            return "true" if "true" in parts else " || ".join(
+                f"({p})" for p in parts if p != "false") or "false"
         if not isinstance(cond, ir.CPred):
             return None
         if cond.name in ir.THREAD_LOCAL_PREDICATES:

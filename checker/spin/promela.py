@@ -326,6 +326,8 @@ class _Writer:
 def _armed_in(cond: ir.Cond) -> set[str]:
     if isinstance(cond, ir.CNot):
         return _armed_in(cond.operand)
+    if isinstance(cond, ir.COr):
+        return set().union(*(_armed_in(o) for o in cond.operands))
     if isinstance(cond, ir.CPred) and cond.name == "armed":
         return {f"{cond.args[0]}:{cond.args[1]}"}
     return set()

@@ -80,6 +80,8 @@ def local_choices(program: ir.Program, context: ir.Context, local: walk.ThreadSt
 def is_thread_local_cond(cond: ir.Cond) -> bool:
     if isinstance(cond, ir.CNot):
         return is_thread_local_cond(cond.operand)
+    if isinstance(cond, ir.COr):
+        return all(is_thread_local_cond(o) for o in cond.operands)
     if isinstance(cond, ir.CPred):
         return cond.name in ir.THREAD_LOCAL_PREDICATES
     return isinstance(cond, ir.CConst)

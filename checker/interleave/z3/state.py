@@ -313,6 +313,8 @@ class Store:
         """A shared condition's value when event x runs."""
         if isinstance(cond, ir.CNot):
             return self.enc.negate(self.condition(cond.operand, x))
+        if isinstance(cond, ir.COr):
+            return self.enc.disj(*(self.condition(o, x) for o in cond.operands))
         if isinstance(cond, ir.CConst):
             return z3.BoolVal(cond.value, self.enc.ctx)
         assert isinstance(cond, ir.CPred) and cond_class(self.program, cond) == "shared"

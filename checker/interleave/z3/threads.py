@@ -121,6 +121,13 @@ def cond_class(program: ir.Program, cond: ir.Cond) -> str:
         return "const"
     if isinstance(cond, ir.CNot):
         return cond_class(program, cond.operand)
+    if isinstance(cond, ir.COr):
+        # resolution keeps thread-local predicates out of a disjunction; were one
+        # there, the engine could not fix it per node: it may be either
+        kinds = {cond_class(program, o) for o in cond.operands}
+        if kinds & {"nondet", "local"}:
+            return "nondet"
+        return "shared" if "shared" in kinds else "const"
     if not isinstance(cond, ir.CPred):
         return "nondet"
     if cond.name in ir.THREAD_LOCAL_PREDICATES:
