@@ -82,6 +82,10 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     # kthreads: kthread_stop() sets a flag the kthread reads, wakes it, waits for it.
     Builtin("stop_thread", (_p("work", "fn"),), "stmt"),
     Builtin("should_stop", (), "cond"),
+    Builtin("park_thread", (_p("work", "fn"),), "stmt"),
+    Builtin("unpark_thread", (_p("work", "fn"),), "stmt"),
+    Builtin("should_park", (), "cond"),
+    Builtin("park_me", (), "stmt"),
     Builtin("spawn_after_grace", (_p("work", "fn"), _p("l", "rcu|rcu_sched|srcu")), "stmt"),
     Builtin("free_after_grace", (_p("o", "memory|refcounted"), _p("l", "rcu|rcu_sched|srcu")),
             "stmt"),

@@ -160,7 +160,9 @@ class _CodeBuilder(_Reads):
                 return k if name in NULL_IS_NOTHING else self.null_use(call, args, site, k)
             if builtin.role == "effect":
                 return self.effect(name, args, k, k, ir.Site(call.span, frame.stack), frame)
-            return self.builtin_stmt(name, args, ir.Site(call.span, frame.stack), k, frame)
+            if name == "park_me":
+                return self.park_me(call, site, k, frame)
+            return self.builtin_stmt(name, args, site, k, frame)
         fn = self.lowerer.resolved.fns[name]
         callee = self.lowerer.enter(fn, call, frame)
         if fn.result is not None:
@@ -197,8 +199,8 @@ class _CodeBuilder(_Reads):
         if name == "free_after_grace":
             code = self.lowerer.free_code(args["o"].value, site)
             return self.emit(ir.Spawn(code, site, k, after_grace=args["l"].value))
-        if name == "stop_thread":
-            return self.stop_thread(args["work"].value, site, k)
+        if name in ("stop_thread", "park_thread", "unpark_thread"):
+            return getattr(self, name)(args["work"].value, site, k)
         if name == "sleep_on":
             if self.kthread is not None:
                 self.lowerer.note_sleep(self.kthread, args["q"].value)
@@ -247,13 +249,47 @@ class _CodeBuilder(_Reads):
         return self.emit(ir.StateOp(name, obj, site, k))
 
     def stop_thread(self, kthread: str, site: ir.Site, k: int) -> int:
-        """kthread_stop(): set the kthread's flag, wake it (every queue it may sleep on:
-        a spurious wake-up only makes a sleeper check again), wait until it exits."""
+        """kthread_stop(): set the kthread's flag, unpark it, wake it (every queue it may
+        sleep on: a spurious wake-up only makes a sleeper check again), wait until it
+        returns."""
         entry = self.grace("work", ir.code_id(kthread, ir.Context.PROCESS), site, k)
-        for queue in reversed(self.lowerer.sleeps.get(kthread, ())):
-            entry = self.emit(ir.StateOp("wake_queue", queue, site, entry))
-        flag = self.lowerer.stop_flag(kthread, site.span)
+        entry = self.wake_kthread(kthread, site, entry)
+        if kthread in self.lowerer.parks:
+            flag = self.lowerer.kthread_object(kthread, "should_park", site.span)
+            entry = self.emit(ir.StateOp("clear", flag, site, entry))
+        flag = self.lowerer.kthread_object(kthread, "should_stop", site.span)
         return self.emit(ir.StateOp("set", flag, site, entry))
+
+    def wake_kthread(self, kthread: str, site: ir.Site, k: int) -> int:
+        for queue in reversed(self.lowerer.sleeps.get(kthread, ())):
+            k = self.emit(ir.StateOp("wake_queue", queue, site, k))
+        return k
+
+    def park_thread(self, kthread: str, site: ir.Site, k: int) -> int:
+        """kthread_park(): set the kthread's flag, wake it, wait until it is parked (or
+        has returned)."""
+        self.lowerer.note_park(kthread)
+        parked = self.lowerer.kthread_object(kthread, "parked", site.span)
+        entry = self.wake_kthread(kthread, site, self.emit(ir.StateOp("wait", parked, site, k)))
+        flag = self.lowerer.kthread_object(kthread, "should_park", site.span)
+        return self.emit(ir.StateOp("set", flag, site, entry))
+
+    def unpark_thread(self, kthread: str, site: ir.Site, k: int) -> int:
+        wake = self.emit(ir.StateOp(
+            "wake_queue", self.lowerer.kthread_object(kthread, "unparked", site.span), site, k))
+        flag = self.lowerer.kthread_object(kthread, "should_park", site.span)
+        return self.emit(ir.StateOp("clear", flag, site, wake))
+
+    def park_me(self, call: ast.Call, site: ir.Site, k: int, frame: Frame) -> int:
+        """kthread_parkme(): while asked to park, say so and sleep until unparked."""
+        kthread = self.current_kthread(call, frame)
+        flag = self.lowerer.kthread_object(kthread, "should_park", site.span)
+        queue = self.lowerer.kthread_object(kthread, "unparked", site.span)
+        self.lowerer.note_sleep(kthread, queue)
+        sleep = self.emit(ir.SleepUntil(queue, ir.CNot(ir.CPred("flag", (flag,))), site, k))
+        signal = self.emit(ir.StateOp(
+            "signal", self.lowerer.kthread_object(kthread, "parked", site.span), site, sleep))
+        return self.emit(ir.Branch(ir.CPred("flag", (flag,)), site, signal, k))
 
     def grace(self, what: str, target: str, site: ir.Site, k: int) -> int:
         end = self.emit(ir.Grace(what, target, "end", site, k))
@@ -397,18 +433,24 @@ class _CodeBuilder(_Reads):
                     self.lowerer.error(f"`{name}` is given NULL here: test the pointer first",
                                        expr.span, frame.stack)
                     raise LoweringError()
-                if name == "should_stop":
-                    return self.should_stop(expr, frame)
+                if name in ("should_stop", "should_park"):
+                    return self.kthread_flag(expr, frame)
                 return self.predicate(name, args)
         raise AssertionError(f"not a predicate: {type(expr).__name__}")  # see _is_predicate
 
-    def should_stop(self, call: ast.Call, frame: Frame) -> ir.Cond:
+    def current_kthread(self, call: ast.Call, frame: Frame) -> str:
         if self.kthread is None:
-            self.lowerer.error("`kthread_should_stop()` asks whether this kthread is being "
-                               "stopped: call it in a function started with kthread_run()",
+            self.lowerer.error(f"`{call.name.text}()` is about the kthread that runs it: "
+                               "call it in a function started with kthread_run()",
                                call.span, frame.stack)
             raise LoweringError()
-        return ir.CPred("flag", (self.lowerer.stop_flag(self.kthread, call.span),))
+        return self.kthread
+
+    def kthread_flag(self, call: ast.Call, frame: Frame) -> ir.Cond:
+        """should_stop() or should_park(): the flag of the kthread this code runs in."""
+        what = call.name.text
+        name = self.lowerer.kthread_object(self.current_kthread(call, frame), what, call.span)
+        return ir.CPred("flag", (name,))
 
     def predicate(self, name: str, args: dict[str, Value]) -> ir.Cond:
         static = {

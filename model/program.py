@@ -24,7 +24,9 @@ class _Lowerer:
         self.found_targets: dict[str, set[str]] = {}
         self.sleeps = known.sleeps                      # kthread fn -> queues it sleeps on
         self.found_sleeps: dict[str, set[str]] = {}
-        self.stop_flags: dict[str, Span] = {}           # kthread_should_stop() flags
+        self.parks = known.parks                        # kthreads some code parks
+        self.found_parks: set[str] = set()
+        self.thread_objects: dict[str, tuple[str, Span]] = {}   # kthreads' flags and such
         self.diags: dict[tuple, Diagnostic] = {}
         self.codes: dict[str, ir.Code] = {}
         self.pending_spawns: list[tuple[str, ir.Context, Span]] = []
@@ -188,12 +190,18 @@ class _Lowerer:
         known = self.targets.get(pointer, ())
         return known.index(target) + 1 if target in known else 0
 
-    def stop_flag(self, kthread: str, span: Span) -> str:
-        """The flag kthread_stop() sets and kthread_should_stop() reads, one per kthread
-        function (an object of the program, not of the spec)."""
-        name = f"{kthread}__should_stop"
-        self.stop_flags.setdefault(name, span)
+    # What kthread_stop() sets, kthread_park() sets and waits for, kthread_unpark()
+    # wakes: objects of the program, not of the spec, one set per kthread function.
+    KTHREAD_OBJECTS = {"should_stop": "flag", "should_park": "flag", "parked": "completion",
+                       "unparked": "waitqueue"}
+
+    def kthread_object(self, kthread: str, what: str, span: Span) -> str:
+        name = f"{kthread}__{what}"
+        self.thread_objects.setdefault(name, (self.KTHREAD_OBJECTS[what], span))
         return name
+
+    def note_park(self, kthread: str) -> None:
+        self.found_parks.add(kthread)
 
     def note_sleep(self, kthread: str, queue: str) -> None:
         self.found_sleeps.setdefault(kthread, set()).add(queue)
@@ -231,6 +239,10 @@ class _Lowerer:
         kthread = name if code_id == ir.code_id(name, ir.Context.PROCESS) else None
         builder = _CodeBuilder(self, context, kthread)
         exit_index = builder.emit(ir.Exit(ir.Site(body.span.last_char())))
+        if kthread in self.parks:       # kthread_park() of a kthread that returned: -ENOSYS
+            parked = self.kthread_object(kthread, "parked", body.span)
+            exit_index = builder.emit(ir.StateOp("signal_all", parked,
+                                                 ir.Site(body.span.last_char()), exit_index))
         frame = Frame(env, (), ret=exit_index,
                       ret_targets=(exit_index, exit_index) if result == "bool" else None,
                       ret_value=(lambda _value: exit_index) if result == "object" else None)
@@ -380,6 +392,7 @@ class _Known:
     callbacks: dict[str, set[str]]
     targets: dict[str, tuple[str, ...]]
     sleeps: dict[str, tuple[str, ...]]
+    parks: frozenset[str] = frozenset()
 
 
 def _lower_all(resolved: Resolved, sources, known: _Known) -> _Lowerer:
@@ -406,20 +419,21 @@ def build_program(resolved: Resolved, sources: dict[str, SourceFile]
     pointer is ever made to point to; kthread_stop() wakes the queues its kthread
     sleeps on. So lowering repeats until what it learns (`_Known`) stops growing;
     it only grows, bounded by fences x functions, pointers x objects and queues x
-    functions."""
+    functions (and kthreads parked: functions)."""
     known = _Known({}, {name: _numbered(sym, set()) for name, sym in resolved.objects.items()
                         if sym.kind == "pointer"}, {})
     fences = sum(1 for obj in resolved.objects.values() if obj.kind == "fence")
     queues = sum(1 for obj in resolved.objects.values() if obj.kind == "waitqueue")
     rounds = (fences * len(resolved.fns) + len(known.targets) * len(resolved.objects)
-              + queues * len(resolved.fns) + 1)
+              + (queues + 2) * len(resolved.fns) + 1)
     for _ in range(rounds):
         lowerer = _lower_all(resolved, sources, known)
         found = _Known(lowerer.found_callbacks,
                        {name: _numbered(resolved.objects[name],
                                         lowerer.found_targets.get(name, set()))
                         for name in known.targets},
-                       {fn: tuple(sorted(q)) for fn, q in sorted(lowerer.found_sleeps.items())})
+                       {fn: tuple(sorted(q)) for fn, q in sorted(lowerer.found_sleeps.items())},
+                       frozenset(lowerer.found_parks))
         if lowerer.diags or found == known:
             break
         known = found
@@ -434,8 +448,8 @@ def build_program(resolved: Resolved, sources: dict[str, SourceFile]
         locks=dict(sorted(locks.items())),
         objects=dict(sorted([*((name, _obj(sym, targets.get(name, ())))
                                for name, sym in resolved.objects.items()),
-                             *((name, ir.Obj(name, "flag", 0, span))
-                               for name, span in lowerer.stop_flags.items())])),
+                             *((name, ir.Obj(name, kind, 0, span))
+                               for name, (kind, span) in lowerer.thread_objects.items())])),
         codes=dict(sorted(_with_flush_maps(lowerer.codes, lowerer.maps).items())),
         roots=tuple(sorted(lowerer.codes)),
         scenarios=tuple(_scenario(s, resolved) for s in resolved.scenarios.values()),

@@ -41,6 +41,8 @@ def features(design: Design) -> set[str]:
             found.add("work:takes-lock")
     if design.kthread is not None:
         found.add(f"kthread:wait-{design.kthread_wait}")
+        if design.kthread_parks:
+            found.add("kthread:parks")
         _item_features(design, design.kthread, found, _Where())
     for path in design.paths:
         found.add(f"context:{path.context}")

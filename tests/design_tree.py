@@ -132,7 +132,8 @@ class WaitOp:
 @dataclass(frozen=True)
 class KthreadOp:
     """The kthread `kt`: run (`kthread_run(kt);`), stop (`kthread_stop(kt);`), feed
-    (`set(kready); wake_up(kq);`)."""
+    (`set(kready); wake_up(kq);`), park (`kthread_park(kt); kthread_unpark(kt);`),
+    park_only (`kthread_park(kt);`: the stop unparks it)."""
 
     verb: str
 
@@ -185,6 +186,7 @@ class Design:
     # "right" (`kready || kthread_should_stop()`), "wrong" (`kready`), "none".
     kthread: tuple | None = None
     kthread_wait: str = "none"
+    kthread_parks: bool = False    # the loop parks when asked (kthread_parkme())
 
     def kind(self, lock: str) -> str:
         return dict(self.locks)[lock]
@@ -261,9 +263,11 @@ SYNC_TEXT = {"rcu": "synchronize_rcu();", "net": "synchronize_net();",
 WORK_TEXT = {"queue": "schedule_work(w);", "flush": "flush_work(w);",
              "flush_all": "flush_workqueue();", "cancel": "cancel_work_sync(w);"}
 KTHREAD_TEXT = {"run": "kthread_run(kt);", "stop": "kthread_stop(kt);",
-                "feed": "set(kready); wake_up(kq);"}
+                "feed": "set(kready); wake_up(kq);",
+                "park": "kthread_park(kt); kthread_unpark(kt);", "park_only": "kthread_park(kt);"}
 KTHREAD_WAIT_TEXT = {"right": "wait_event(kq, kready || kthread_should_stop());",
                      "wrong": "wait_event(kq, kready);", "none": ""}
+KTHREAD_PARKING_WAIT = "wait_event(kq, kready || kthread_should_stop() || kthread_should_park());"
 WAIT_TEXT = {"wait": "wait_event(q, ready);",
              "timed": "if !wait_event_timeout(q, ready) { set(ready); }",
              "wake": "set(ready); wake_up(q);", "wake_early": "wake_up(q); set(ready);",
@@ -300,8 +304,12 @@ def render(design: Design) -> str:
     if design.kthread is not None:
         lines += ["object kq : waitqueue", "object kready : flag"]
         body = " ".join(_render_body(design, design.kthread, ()))
+        wait = KTHREAD_WAIT_TEXT[design.kthread_wait]
+        if design.kthread_parks:
+            body = "if kthread_should_park() { kthread_parkme(); } " + body
+            wait = KTHREAD_PARKING_WAIT if design.kthread_wait == "right" else wait
         lines.append(f"fn kt() {{ repeat 2 {{ if kthread_should_stop() {{ return; }} {body} "
-                     f"{KTHREAD_WAIT_TEXT[design.kthread_wait]} }} }}".replace("  ", " "))
+                     f"{wait} }} }}".replace("  ", " "))
     for path in design.paths:
         body = " ".join(_render_body(design, path.body, ()))
         lines.append(f"path {path.name} in {path.context} {{ {body} }}")

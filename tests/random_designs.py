@@ -413,9 +413,13 @@ class _Gen:
         if wait != "none" and rng.random() < 0.5:
             feeder = self.pick_path(paths, entries, process=False, fresh=0.3)
             self.insert(paths, feeder, (KthreadOp("feed"),))
+        parks = rng.random() < 0.45
+        if rng.random() < 0.5:          # parked by a path: a kthread that may never park
+            park = KthreadOp("park" if rng.random() < 0.5 else "park_only")
+            self.insert(paths, self.pick_path(paths, entries, process=True, fresh=0.3), (park,))
         scenario = tuple(entries) if design.scenario else None
         return replace(design, paths=tuple(paths), scenario=scenario, kthread=body,
-                       kthread_wait=wait)
+                       kthread_wait=wait, kthread_parks=parks)
 
     # ---- random paths
 

@@ -1,4 +1,4 @@
-"""kthreads (kthread_run, kthread_stop, kthread_should_stop): each spec of
+"""kthreads (kthread_run, kthread_stop, kthread_park and their flags): each spec of
 tests/data/kthreads states its verdict, and lockspec, the explorer and SPIN
 must all give exactly that; the docs example gives the verdicts it states;
 the lowering sets the kthread's flag, wakes its queues and waits for it."""
@@ -24,8 +24,9 @@ def test_lockspec_the_explorer_and_spin_agree(path):
     assert_engines_agree(path)
 
 
-def test_the_docs_example_gives_its_stated_verdicts(tmp_path):
-    (example,) = section_examples("## Kthreads")
+@pytest.mark.parametrize("index", range(len(section_examples("## Kthreads"))))
+def test_the_docs_examples_give_their_stated_verdicts(tmp_path, index):
+    example = section_examples("## Kthreads")[index]
     path = tmp_path / "example.lspec"
     path.write_text(example, encoding="utf-8")
     exit_code, out, err = run_cli("check", "--no-cache", str(path))
@@ -56,3 +57,18 @@ def test_should_stop_outside_a_kthread_is_an_error(tmp_path):
     exit_code, out, err = run_cli("check", "--no-cache", str(path))
     assert exit_code == 2
     assert "call it in a function started with kthread_run()" in out + err
+
+
+def test_a_park_sets_the_flag_wakes_and_waits_and_the_kthread_completes_when_it_returns():
+    program = compile_text(
+        "import kernel\nfn k() { if kthread_should_park() { kthread_parkme(); } }\n"
+        "path p in process { kthread_run(k); kthread_park(k); kthread_unpark(k); }\n").program
+    assert {n: o.kind for n, o in program.objects.items()} == {
+        "k__parked": "completion", "k__should_park": "flag", "k__unparked": "waitqueue"}
+    steps = [(op.verb, op.obj) for op in program.codes["p"].ops if isinstance(op, ir.StateOp)]
+    assert steps == [("set", "k__should_park"), ("wake_queue", "k__unparked"),
+                     ("wait", "k__parked"), ("clear", "k__should_park"),
+                     ("wake_queue", "k__unparked")]
+    kthread = program.codes["k@process"].ops
+    assert ("signal_all", "k__parked") in [(op.verb, op.obj) for op in kthread
+                                           if isinstance(op, ir.StateOp)]
