@@ -12,7 +12,11 @@ from model.ir import LOCK_KINDS, OBJECT_KINDS, Context
 LOCK_KIND_NAMES = LOCK_KINDS | frozenset({"rcu_sched"})
 VALUE_TYPES = frozenset({"gfp", "fn", "int", "bool", "mode", "context", "string", "null",
                          "cond"})
-TYPE_NAMES = LOCK_KIND_NAMES | OBJECT_KINDS | VALUE_TYPES | frozenset({"lock", "object"})
+# Declared like objects but with no state of their own: a work item (INIT_WORK)
+# names the work its function does; lowering turns it into a deferred thread.
+DECLARED_KINDS = frozenset({"work"})
+TYPE_NAMES = (LOCK_KIND_NAMES | OBJECT_KINDS | DECLARED_KINDS | VALUE_TYPES
+              | frozenset({"lock", "object"}))
 
 REQUIRED = object()
 
@@ -70,12 +74,12 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
     Builtin("reinit", (_p("c", "completion|fence"),), "stmt"),
     Builtin("signal_all", (_p("c", "completion"),), "stmt"),
     Builtin("try_wait", (_p("c", "completion"),), "effect"),
-    Builtin("spawn", (_p("work", "fn"), _p("ctx", "context")), "stmt"),
+    Builtin("spawn", (_p("work", "fn|work"), _p("ctx", "context")), "stmt"),
     # Grace periods and flushes wait for what was under way when they began.
     Builtin("grace_period", (_p("l", "rcu|rcu_sched|srcu"),), "stmt"),
-    Builtin("wait_work", (_p("work", "fn"),), "stmt"),
+    Builtin("wait_work", (_p("work", "fn|work"),), "stmt"),
     Builtin("wait_all_work", (), "stmt"),
-    Builtin("cancel_work", (_p("work", "fn"),), "stmt"),
+    Builtin("cancel_work", (_p("work", "fn|work"),), "stmt"),
     # Wait queues: sleep until a condition holds at a check after a wake-up.
     Builtin("sleep_on", (_p("q", "waitqueue"), _p("c", "cond")), "stmt"),
     Builtin("wake_queue", (_p("q", "waitqueue"),), "stmt"),

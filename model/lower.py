@@ -191,10 +191,10 @@ class _CodeBuilder(_Reads):
         if name == "gfp_scope_end":
             return self.emit(ir.GfpScope("end", frozenset(), site, k))
         if name == "spawn":
-            code = self.lowerer.request_spawn(args["work"].value, args["ctx"].value, site)
+            code = self.lowerer.request_spawn(args["work"], args["ctx"].value, site)
             return self.emit(ir.Spawn(code, site, k))
         if name == "spawn_after_grace":
-            code = self.lowerer.request_spawn(args["work"].value, ir.Context.SOFTIRQ, site)
+            code = self.lowerer.request_spawn(args["work"], ir.Context.SOFTIRQ, site)
             return self.emit(ir.Spawn(code, site, k, after_grace=args["l"].value))
         if name == "free_after_grace":
             code = self.lowerer.free_code(args["o"].value, site)

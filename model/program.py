@@ -29,7 +29,8 @@ class _Lowerer:
         self.thread_objects: dict[str, tuple[str, Span]] = {}   # kthreads' flags and such
         self.diags: dict[tuple, Diagnostic] = {}
         self.codes: dict[str, ir.Code] = {}
-        self.pending_spawns: list[tuple[str, ir.Context, Span]] = []
+        # (the name of the work, the function it runs, context, where it was queued)
+        self.pending_spawns: list[tuple[str, str, ir.Context, Span]] = []
         self.formals: dict[str, list[tuple]] = {}      # fn -> its parameters for bind()
         self.maps: dict[str, tuple[str | None, Span]] = {}   # flush map -> (work fn, span)
 
@@ -206,10 +207,15 @@ class _Lowerer:
     def note_sleep(self, kthread: str, queue: str) -> None:
         self.found_sleeps.setdefault(kthread, set()).add(queue)
 
-    def request_spawn(self, fn: str, context: ir.Context, site: ir.Site) -> str:
-        code = ir.code_id(fn, context)
-        self.pending_spawns.append((fn, context, site.span))
-        return code
+    def request_spawn(self, work: Value, context: ir.Context, site: ir.Site) -> str:
+        """The code of deferred work: a function, or a work item (`object w :
+        work(func = fn)`), which is a work of its own even where another item runs
+        the same function."""
+        fn = work.value
+        if work.type == "work":
+            fn = self.resolved.objects[work.value].options["func"].text
+        self.pending_spawns.append((work.value, fn, context, site.span))
+        return ir.code_id(work.value, context)
 
     def work_map(self, work: str, site: ir.Site) -> str:
         """The lockdep map of a work item, which its worker holds while it runs."""
@@ -257,8 +263,8 @@ class _Lowerer:
 
     def lower_spawns(self) -> None:
         while self.pending_spawns:
-            fn_name, context, span = self.pending_spawns.pop(0)
-            code_id = ir.code_id(fn_name, context)
+            name, fn_name, context, span = self.pending_spawns.pop(0)
+            code_id = ir.code_id(name, context)
             if code_id in self.codes:
                 continue
             fn = self.resolved.fns[fn_name]
@@ -266,7 +272,7 @@ class _Lowerer:
                 self.error(f"deferred work `{fn_name}` must take no parameters", span)
                 continue
             self.codes[code_id] = None  # type: ignore[assignment]  # guards re-entry
-            self.lower_code(code_id, fn_name, context, fn.body, {}, fn.span,
+            self.lower_code(code_id, name, context, fn.body, {}, fn.span,
                             result=fn.result.text if fn.result is not None else None)
             if self.codes.get(code_id) is None:
                 self.codes.pop(code_id, None)
@@ -447,7 +453,8 @@ def build_program(resolved: Resolved, sources: dict[str, SourceFile]
         file=resolved.file, title=resolved.title,
         locks=dict(sorted(locks.items())),
         objects=dict(sorted([*((name, _obj(sym, targets.get(name, ())))
-                               for name, sym in resolved.objects.items()),
+                               for name, sym in resolved.objects.items()
+                               if sym.kind not in core.DECLARED_KINDS),
                              *((name, ir.Obj(name, kind, 0, span))
                                for name, (kind, span) in lowerer.thread_objects.items())])),
         codes=dict(sorted(_with_flush_maps(lowerer.codes, lowerer.maps).items())),

@@ -29,7 +29,7 @@ KIND_ALIASES = {
     "local_lock_t": "local_lock", "ww_acquire_ctx": "ww_ctx", "ww_class": "ww_mutex",
     "lockdep_map_p": "lockdep_map", "srcu_struct": "srcu", "kref": "refcounted",
     "refcount_t": "refcounted", "dma_fence": "fence", "atomic_t": "counter",
-    "bool": "flag", "dma_buf": "revocable",
+    "bool": "flag", "dma_buf": "revocable", "work_struct": "work", "delayed_work": "work",
 }
 CONTEXT_ALIASES = {
     "irq": "hardirq", "interrupt": "hardirq", "isr": "hardirq", "nmi": "hardirq",
@@ -37,7 +37,7 @@ CONTEXT_ALIASES = {
     "user": "process", "ioctl": "process", "bh": "softirq", "tasklet": "softirq",
     "napi": "softirq", "timer": "softirq", "work": "workqueue", "wq": "workqueue",
 }
-OBJECT_OPTIONS = {"lock": "fence", "release": "refcounted"}
+OBJECT_OPTIONS = {"lock": "fence", "release": "refcounted", "func": "work"}
 LOCK_OPTIONS = {"read": "rwlock"}
 READ_MODES = ("queued", "recursive")      # rwlock(read = ...)
 
@@ -208,13 +208,14 @@ class _Resolver:
 
     def collect_object(self, decl: ast.ObjectDecl) -> None:
         kind = decl.kind.text
-        if kind not in OBJECT_KINDS:
-            self.kind_error("object", decl.kind, OBJECT_KINDS, core.LOCK_KIND_NAMES,
+        if kind not in OBJECT_KINDS | core.DECLARED_KINDS:
+            self.kind_error("object", decl.kind, OBJECT_KINDS | core.DECLARED_KINDS,
+                            core.LOCK_KIND_NAMES,
                             f"a lock kind: `lock NAME : {kind}`")
             return
         given = self.kind_options("object", kind, decl.options, OBJECT_OPTIONS,
                                   "fences take `(lock = L)`, refcounted objects "
-                                  "`(release = FN)`")
+                                  "`(release = FN)`, work items `(func = FN)`")
         options = {key: opt.value for key, opt in given.items()}
         self.check_init(kind, decl.init)
         for ident in decl.names:
@@ -231,9 +232,10 @@ class _Resolver:
                 "`object ptr : pointer = obj` starts pointing to obj; other objects start "
                 "at a number or `true`/`false`")
             return
-        if kind == "memory":
+        if kind in ("memory", "work"):
             self.error(TYPE_ERROR, "a memory object starts allocated and takes no initial "
-                       "value", init.span)
+                       "value" if kind == "memory" else "a work item takes no initial value",
+                       init.span)
             return
         if kind in ("counter", "refcounted"):
             ok = isinstance(init, ast.IntLit)
@@ -294,7 +296,21 @@ class _Resolver:
             self.error(TYPE_ERROR, f"unknown execution context `{context.text}`", context.span,
                        hint or "contexts: " + ", ".join(core.CONTEXT_CONSTANTS))
 
+    def check_work(self, obj: ObjSym) -> None:
+        """A work item names the function it runs (INIT_WORK(&w, func))."""
+        func = obj.options.get("func")
+        if func is None:
+            self.error(TYPE_ERROR, f"work item `{obj.name}` needs its function", obj.span,
+                       f"`object {obj.name} : work(func = FN)`, as INIT_WORK(&{obj.name}, FN)")
+        elif func.text not in self.fns:
+            self.unknown(func, "function", self.fns)
+        elif self.fns[func.text].params:
+            self.error(TYPE_ERROR, f"`{func.text}` runs as work item `{obj.name}`, so it takes "
+                       "no parameters", func.span)
+
     def check_object(self, obj: ObjSym) -> None:
+        if obj.kind == "work":
+            self.check_work(obj)
         if obj.kind == "pointer" and isinstance(obj.init, ast.Ident):
             target = self.objects.get(obj.init.text)
             if target is None:

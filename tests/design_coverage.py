@@ -35,6 +35,7 @@ def features(design: Design) -> set[str]:
     if design.waitqueue:
         found.add("waitqueue")
     if design.work is not None:
+        found.add("work" + (":item" if design.work_item else ""))
         found.add("work")
         _item_features(design, design.work, found, _Where(work=True))
         if _locks_taken(design.work):

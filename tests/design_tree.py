@@ -187,6 +187,7 @@ class Design:
     kthread: tuple | None = None
     kthread_wait: str = "none"
     kthread_parks: bool = False    # the loop parks when asked (kthread_parkme())
+    work_item: bool = False        # `w` queued as `object wi : work(func = w)`
 
     def kind(self, lock: str) -> str:
         return dict(self.locks)[lock]
@@ -301,6 +302,8 @@ def render(design: Design) -> str:
     if design.work is not None:
         body = " ".join(_render_body(design, design.work, ()))
         lines.append(f"fn w() {{ {body} }}".replace("  ", " "))
+        if design.work_item:
+            lines.append("object wi : work(func = w)")
     if design.kthread is not None:
         lines += ["object kq : waitqueue", "object kready : flag"]
         body = " ".join(_render_body(design, design.kthread, ()))
@@ -357,6 +360,8 @@ def _render_item(design: Design, item, closers) -> list[str]:
         return ["if live {", *_render_body(design, item.body, closers), "}"]
     if item == MemOp("unpublish") and design.pointer:
         return ["rcu_assign_pointer(gp, NULL);"]
+    if isinstance(item, WorkOp) and design.work_item:
+        return [WORK_TEXT[item.verb].replace("(w)", "(wi)")]
     if type(item) in LEAF_TEXT:
         return [LEAF_TEXT[type(item)][item.verb]]
     if isinstance(item, Synchronize):

@@ -77,6 +77,7 @@ class _Gen:
         # kthreads: a fifth.
         self.kthreads = random.Random(f"kthreads-{seed}")
         self.kthread = self.kthreads.random() < KTHREAD_SHARE
+        self.work_item = self.work and random.Random(f"work-items-{seed}").random() < 0.5
 
     def design(self) -> Design:
         rng = self.rng
@@ -209,7 +210,7 @@ class _Gen:
         scenario = tuple(entries) if design.scenario else None
         return replace(design, paths=tuple(paths), scenario=scenario,
                        published=self.published, srcu=self.srcu, work=work,
-                       pointer=self.pointer)
+                       pointer=self.pointer, work_item=self.work_item)
 
     def pick_path(self, paths: list[PathDef], entries: list[Entry], process: bool,
                   fresh: float) -> int:

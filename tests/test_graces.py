@@ -25,7 +25,7 @@ TABLE = sorted((DATA / "graces").glob("*.lspec"))
 
 def test_table_has_passing_and_failing_specs_of_each_wait():
     verdicts = {p.stem: scenario_verdict(load(p)) for p in TABLE}
-    for prefix in ("rcu", "srcu", "flush", "cancel"):
+    for prefix in ("rcu", "srcu", "flush", "cancel", "work_item"):
         mine = [v for stem, v in verdicts.items() if stem.startswith(prefix)]
         assert "pass" in mine and any(v != "pass" for v in mine), prefix
 
@@ -216,3 +216,28 @@ def test_a_flush_cycle_left_potential_says_the_map_is_a_flush():
     reason = annotation_reason("(work_completion)(w)")
     assert "the lockdep map of a flush" in reason
     assert "reclaim" in annotation_reason("fs_reclaim")
+
+
+def test_a_work_item_is_its_own_work_and_names_its_map():
+    program = compile_text("import kernel\nfn f() { }\nobject a : work(func = f)\n"
+                           "object b : work(func = f)\n"
+                           "path p in process { schedule_work(a); schedule_work(b); "
+                           "flush_work(a); }\n").program
+    assert {"a@workqueue", "b@workqueue"} <= set(program.codes)
+    assert "a" not in program.objects and "b" not in program.objects
+    taken = [op.lock for op in program.codes["a@workqueue"].ops if isinstance(op, ir.Acquire)]
+    assert taken == ["(work_completion)(a)"]
+    assert not any(isinstance(op, ir.Acquire) for op in program.codes["b@workqueue"].ops)
+
+
+@pytest.mark.parametrize("decl, message", [
+    ("object w : work\n", "work item `w` needs its function"),
+    ("object w : work(func = nowhere)\n", "unknown function `nowhere`"),
+    ("fn g(x) { }\nobject w : work(func = g)\n", "so it takes no parameters"),
+    ("fn f() { }\nobject w : work(func = f) = 1\n", "a work item takes no initial value"),
+    ("fn f() { }\nobject w : revocable(func = f)\n", "func"),
+])
+def test_work_item_declaration_errors(decl, message):
+    compiled = compile_text("import kernel\n" + decl)
+    assert any(message in d.message or message in " ".join(d.hints)
+               for d in compiled.diagnostics), compiled.diagnostics

@@ -45,7 +45,8 @@ FEATURES = ("kind:mutex", "kind:spinlock", "kind:rwsem", "down_read", "rwsem:wri
             "waitqueue:wake_early", "waitqueue:set_only", "pointer", "pointer-read",
             "pointer-read:unchecked", "kthread_run", "kthread_stop", "kthread_feed",
             "kthread:wait-right", "kthread:wait-wrong", "kthread:wait-none",
-            "kthread_stop-under-lock", "kthread:parks", "kthread_park", "kthread_park_only")
+            "kthread_stop-under-lock", "kthread:parks", "kthread_park", "kthread_park_only",
+            "work:item")
 MIN_SHARE = 0.02
 
 
