@@ -38,3 +38,23 @@ def section_examples(title: str) -> list[str]:
     text = LANGUAGE[LANGUAGE.index(title + "\n"):]
     text = text[:text.index("\n## ", 1)]
     return re.findall(r"```lspec\n(.*?)```", text, re.DOTALL)
+
+
+def construct_table(name: str) -> list[Path]:
+    """The specs of one construct's table, tests/data/<name>/*.lspec."""
+    return sorted((ROOT / "tests" / "data" / name).glob("*.lspec"))
+
+
+def assert_table_has_both(table: list[Path], passing: int, failing: int) -> None:
+    """At least `passing` specs that pass and `failing` that fail."""
+    verdicts = [scenario_verdict(load(p)) for p in table]
+    assert verdicts.count("pass") >= passing
+    assert len(verdicts) - verdicts.count("pass") >= failing
+
+
+def assert_example_checks(text: str, directory: Path) -> None:
+    """A docs example meets every `expect` line it states."""
+    path = directory / "example.lspec"
+    path.write_text(text, encoding="utf-8")
+    exit_code, out, err = run_cli("check", "--no-cache", str(path))
+    assert exit_code == 0, out + err

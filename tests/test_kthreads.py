@@ -7,16 +7,15 @@ from __future__ import annotations
 import pytest
 
 from model import ir
-from tests.agreement import assert_engines_agree, scenario_verdict, section_examples
-from tests.conftest import DATA, compile_text, run_cli
-from tests.test_spin import load
+from tests.agreement import (assert_engines_agree, assert_example_checks, assert_table_has_both,
+                              construct_table, section_examples)
+from tests.conftest import compile_text, run_cli
 
-TABLE = sorted((DATA / "kthreads").glob("*.lspec"))
+TABLE = construct_table("kthreads")
 
 
 def test_table_has_passing_and_failing_specs():
-    verdicts = [scenario_verdict(load(p)) for p in TABLE]
-    assert verdicts.count("pass") >= 2 and len(verdicts) - verdicts.count("pass") >= 3
+    assert_table_has_both(TABLE, passing=2, failing=3)
 
 
 @pytest.mark.parametrize("path", TABLE, ids=lambda p: p.stem)
@@ -26,11 +25,7 @@ def test_lockspec_the_explorer_and_spin_agree(path):
 
 @pytest.mark.parametrize("index", range(len(section_examples("## Kthreads"))))
 def test_the_docs_examples_give_their_stated_verdicts(tmp_path, index):
-    example = section_examples("## Kthreads")[index]
-    path = tmp_path / "example.lspec"
-    path.write_text(example, encoding="utf-8")
-    exit_code, out, err = run_cli("check", "--no-cache", str(path))
-    assert exit_code == 0, out + err
+    assert_example_checks(section_examples("## Kthreads")[index], tmp_path)
 
 
 def test_a_stop_sets_the_flag_wakes_the_queues_and_waits_for_the_kthread():

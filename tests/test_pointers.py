@@ -11,16 +11,16 @@ import json
 import pytest
 
 from model import ir
-from tests.agreement import assert_engines_agree, scenario_verdict, section_examples
-from tests.conftest import DATA, compile_text, run_cli
-from tests.test_spin import load
+from tests.agreement import (assert_engines_agree, assert_example_checks, assert_table_has_both,
+                              construct_table, section_examples)
+from tests.conftest import compile_text, run_cli
 
-TABLE = sorted((DATA / "pointers").glob("*.lspec"))
+TABLE = construct_table("pointers")
+EXAMPLES = section_examples("## RCU-protected pointers")
 
 
 def test_table_has_passing_and_failing_specs():
-    verdicts = [scenario_verdict(load(p)) for p in TABLE]
-    assert verdicts.count("pass") >= 4 and len(verdicts) - verdicts.count("pass") >= 4
+    assert_table_has_both(TABLE, passing=4, failing=4)
 
 
 @pytest.mark.parametrize("path", TABLE, ids=lambda p: p.stem)
@@ -28,12 +28,9 @@ def test_lockspec_the_explorer_and_spin_agree(path):
     assert_engines_agree(path)
 
 
-@pytest.mark.parametrize("index", range(len(section_examples("## RCU-protected pointers"))))
+@pytest.mark.parametrize("index", range(len(EXAMPLES)))
 def test_docs_examples_give_their_stated_verdicts(tmp_path, index):
-    path = tmp_path / "example.lspec"
-    path.write_text(section_examples("## RCU-protected pointers")[index], encoding="utf-8")
-    exit_code, out, err = run_cli("check", "--no-cache", str(path))
-    assert exit_code == 0, out + err
+    assert_example_checks(EXAMPLES[index], tmp_path)
 
 
 def _codes(text: str) -> dict:
