@@ -36,37 +36,83 @@ def _context(items, ctx: z3.Context | None) -> z3.Context:
     return ctx
 
 
+# The encoding combines hundreds of thousands of terms per spec, most of them
+# already true or false. z3.is_true / z3.is_false answer through a declaration
+# object and half a dozen API calls, and z3.And / Or / Not re-derive the context
+# and coerce every argument's sort; for terms that are already Booleans of one
+# context, one API call each makes the very same term (z3 shares equal terms),
+# so the solver is asked exactly what it was asked before.
+
+def _truth(item) -> int:
+    """1 if the item is true, -1 if false, 0 otherwise, as z3.is_true / is_false say."""
+    if item is True:
+        return 1
+    if item is False:
+        return -1
+    if isinstance(item, z3.ExprRef):
+        return z3.Z3_get_bool_value(item.ctx.ref(), item.ast)
+    return 0
+
+
+def _booleans_of_one_context(parts) -> z3.Context | None:
+    """The parts' context, if every part is a z3 Boolean of it (else None: let z3's own
+    functions coerce the parts, or report the mismatch)."""
+    ctx = parts[0].ctx if isinstance(parts[0], z3.BoolRef) else None
+    for part in parts:
+        if not isinstance(part, z3.BoolRef) or part.ctx is not ctx:
+            return None
+    return ctx
+
+
+def _apply(make, fallback, parts) -> z3.BoolRef:
+    """z3.And(parts) or z3.Or(parts), made straight through the API when it can be."""
+    ctx = _booleans_of_one_context(parts)
+    if ctx is None:
+        return fallback(parts)
+    array = (z3.Ast * len(parts))()
+    for index, part in enumerate(parts):
+        array[index] = part.ast
+    return z3.BoolRef(make(ctx.ref(), len(parts), array), ctx)
+
+
 def conj(*items, ctx: z3.Context | None = None) -> z3.BoolRef:
     parts = []
     for item in items:
-        if item is True or z3.is_true(item):
+        truth = _truth(item)
+        if truth == 1:
             continue
-        if item is False or z3.is_false(item):
+        if truth == -1:
             return z3.BoolVal(False, _context(items, ctx))
         parts.append(item)
     if len(parts) == 1:
         return parts[0]
-    return z3.And(parts) if parts else z3.BoolVal(True, _context(items, ctx))
+    return _apply(z3.Z3_mk_and, z3.And, parts) if parts else \
+        z3.BoolVal(True, _context(items, ctx))
 
 
 def disj(*items, ctx: z3.Context | None = None) -> z3.BoolRef:
     parts = []
     for item in items:
-        if item is False or z3.is_false(item):
+        truth = _truth(item)
+        if truth == -1:
             continue
-        if item is True or z3.is_true(item):
+        if truth == 1:
             return z3.BoolVal(True, _context(items, ctx))
         parts.append(item)
     if len(parts) == 1:
         return parts[0]
-    return z3.Or(parts) if parts else z3.BoolVal(False, _context(items, ctx))
+    return _apply(z3.Z3_mk_or, z3.Or, parts) if parts else \
+        z3.BoolVal(False, _context(items, ctx))
 
 
 def negate(item, ctx: z3.Context | None = None) -> z3.BoolRef:
-    if item is True or z3.is_true(item):
+    truth = _truth(item)
+    if truth == 1:
         return z3.BoolVal(False, _context((item,), ctx))
-    if item is False or z3.is_false(item):
+    if truth == -1:
         return z3.BoolVal(True, _context((item,), ctx))
+    if isinstance(item, z3.BoolRef):
+        return z3.BoolRef(z3.Z3_mk_not(item.ctx.ref(), item.ast), item.ctx)
     return z3.Not(item)
 
 
