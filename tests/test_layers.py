@@ -26,8 +26,8 @@ STAGES = {
 READING_ORDER = {
     "checker.interleave": ["semantics", "step", "simulate", "explore", "worlds", "unrecorded",
                            "z3", "witness_model", "engine"],
-    "checker.interleave.z3": ["threads", "encode", "sections", "state", "graces", "rules", "theorem",
-                              "search", "witness", "scenario"],
+    "checker.interleave.z3": ["threads", "terms", "encode", "sections", "state", "graces", "rules",
+                              "theorem", "search", "witness", "scenario"],
     "checker.graph": ["explain", "cycles", "rules", "usage", "engine"],
     "checker.spin": ["unfold", "graces", "ops", "promela", "run"],
 }

@@ -2,6 +2,7 @@
 bottom; each module imports only the ones above it (tests/test_layers.py):
 
 - threads    every thread that can exist, unfolded into control nodes;
+- terms      Boolean terms, each made with as few calls into z3 as it takes;
 - encode     the event encoding: each node runs or not, at a time;
 - sections   what mutual exclusion already decides about the order of events;
 - state      shared objects: the value a field has when an event runs;

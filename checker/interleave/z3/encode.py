@@ -21,99 +21,9 @@ from dataclasses import dataclass
 
 import z3
 
+from checker.interleave.z3.terms import at_most, conj, disj, exactly, implies, negate
 from checker.interleave.z3.threads import Node, Thread, Unfolded
 from model import ir
-
-
-def _context(items, ctx: z3.Context | None) -> z3.Context:
-    """The context of the terms among items, else `ctx`: every term of one run of
-    the engine lives in that run's context, and constants alone do not say which."""
-    for item in items:
-        if isinstance(item, z3.AstRef):
-            return item.ctx
-    if ctx is None:
-        raise ValueError("only constants: the z3 context must be given")
-    return ctx
-
-
-# The encoding combines hundreds of thousands of terms per spec, most of them
-# already true or false. z3.is_true / z3.is_false answer through a declaration
-# object and half a dozen API calls, and z3.And / Or / Not re-derive the context
-# and coerce every argument's sort; for terms that are already Booleans of one
-# context, one API call each makes the very same term (z3 shares equal terms),
-# so the solver is asked exactly what it was asked before.
-
-def _truth(item) -> int:
-    """1 if the item is true, -1 if false, 0 otherwise, as z3.is_true / is_false say."""
-    if item is True:
-        return 1
-    if item is False:
-        return -1
-    if isinstance(item, z3.ExprRef):
-        return z3.Z3_get_bool_value(item.ctx.ref(), item.ast)
-    return 0
-
-
-def _booleans_of_one_context(parts) -> z3.Context | None:
-    """The parts' context, if every part is a z3 Boolean of it (else None: let z3's own
-    functions coerce the parts, or report the mismatch)."""
-    ctx = parts[0].ctx if isinstance(parts[0], z3.BoolRef) else None
-    for part in parts:
-        if not isinstance(part, z3.BoolRef) or part.ctx is not ctx:
-            return None
-    return ctx
-
-
-def _apply(make, fallback, parts) -> z3.BoolRef:
-    """z3.And(parts) or z3.Or(parts), made straight through the API when it can be."""
-    ctx = _booleans_of_one_context(parts)
-    if ctx is None:
-        return fallback(parts)
-    array = (z3.Ast * len(parts))()
-    for index, part in enumerate(parts):
-        array[index] = part.ast
-    return z3.BoolRef(make(ctx.ref(), len(parts), array), ctx)
-
-
-def conj(*items, ctx: z3.Context | None = None) -> z3.BoolRef:
-    parts = []
-    for item in items:
-        truth = _truth(item)
-        if truth == 1:
-            continue
-        if truth == -1:
-            return z3.BoolVal(False, _context(items, ctx))
-        parts.append(item)
-    if len(parts) == 1:
-        return parts[0]
-    return _apply(z3.Z3_mk_and, z3.And, parts) if parts else \
-        z3.BoolVal(True, _context(items, ctx))
-
-
-def disj(*items, ctx: z3.Context | None = None) -> z3.BoolRef:
-    parts = []
-    for item in items:
-        truth = _truth(item)
-        if truth == -1:
-            continue
-        if truth == 1:
-            return z3.BoolVal(True, _context(items, ctx))
-        parts.append(item)
-    if len(parts) == 1:
-        return parts[0]
-    return _apply(z3.Z3_mk_or, z3.Or, parts) if parts else \
-        z3.BoolVal(False, _context(items, ctx))
-
-
-def negate(item, ctx: z3.Context | None = None) -> z3.BoolRef:
-    truth = _truth(item)
-    if truth == 1:
-        return z3.BoolVal(False, _context((item,), ctx))
-    if truth == -1:
-        return z3.BoolVal(True, _context((item,), ctx))
-    if isinstance(item, z3.BoolRef):
-        return z3.BoolRef(z3.Z3_mk_not(item.ctx.ref(), item.ast), item.ctx)
-    return z3.Not(item)
 
 
 @dataclass(frozen=True)
@@ -183,7 +93,7 @@ class Encoding:
 
     def at_most(self, items: list, k: int) -> z3.BoolRef:
         """At most k of the items hold (z3.PbLe of no items has no context to go in)."""
-        return z3.PbLe([(e, 1) for e in items], k) if items else z3.BoolVal(k >= 0, self.ctx)
+        return at_most(items, k) if items else z3.BoolVal(k >= 0, self.ctx)
 
     # ------------------------------------------------------------ variables
     def _declare(self, thread: Thread) -> None:
@@ -219,10 +129,10 @@ class Encoding:
         for node in thread.nodes:
             n = node.index
             self.time[t][n] = self._node_time(thread, node)
-            facts.append(z3.Implies(self.ex[t][n], self.reach(t, n)))
+            facts.append(implies(self.ex[t][n], self.reach(t, n)))
             if len(node.outcomes) > 1:
                 options = [self.choice[t][n][o.choice] for o in node.outcomes]
-                facts.append(z3.Implies(self.ex[t][n], z3.PbEq([(c, 1) for c in options], 1)))
+                facts.append(implies(self.ex[t][n], exactly(options, 1)))
         self._start_constraints(thread)
 
     def _node_time(self, thread: Thread, node: Node):
@@ -237,7 +147,7 @@ class Encoding:
         time = z3.Int(f"t_{t}_{n}", self.ctx)
         for active, source in sources:
             relation = time >= source if node.visible else time == source
-            self.facts.append(z3.Implies(self.conj(active, self.ex[t][n]), relation))
+            self.facts.append(implies(self.conj(active, self.ex[t][n]), relation))
         if node.visible:
             self.facts.append(time >= 0)
         return time
@@ -278,13 +188,13 @@ class Encoding:
         if not thread.interrupt:
             self.facts.append(self.started[thread.index] == spawned)
         else:
-            self.facts.append(z3.Implies(self.started[thread.index], spawned))
+            self.facts.append(implies(self.started[thread.index], spawned))
         for n in spawns:
             runs = self.conj(self.ex[parent][n], self.started[thread.index])
-            self.facts.append(z3.Implies(runs, before(self.ev(parent, n), start)))
+            self.facts.append(implies(runs, before(self.ev(parent, n), start)))
             if not thread.interrupt:
-                self.facts.append(z3.Implies(self.ex[parent][n],
-                                             start.time == self.time[parent][n]))
+                self.facts.append(implies(self.ex[parent][n],
+                                          start.time == self.time[parent][n]))
 
     def exists(self, t: int):
         """The thread exists: a scenario thread, or its spawn step ran."""

@@ -17,6 +17,7 @@ from checker.interleave.semantics import is_blocking_lock
 from checker.interleave.z3.encode import Encoding, Ev, Hold, before
 from checker.interleave.z3.graces import GraceRules
 from checker.interleave.z3.state import Store
+from checker.interleave.z3.terms import implies
 from checker.interleave.z3.threads import Node, Thread, cond_class, waiting_writer_op
 from model import ir, walk
 
@@ -49,8 +50,8 @@ class Rules:
                 self._interrupt_start(thread)
             if thread.code.id in self.u.cancelled:
                 self.gone[thread.index] = self.graces.cancelled(thread)
-                self.facts.append(z3.Implies(self.gone[thread.index],
-                                             enc.negate(enc.ex[thread.index][thread.entry])))
+                self.facts.append(implies(self.gone[thread.index],
+                                          enc.negate(enc.ex[thread.index][thread.entry])))
             for node in thread.nodes:
                 self._node(thread, node)
 
@@ -61,32 +62,32 @@ class Rules:
         runs = enc.ex[t][n]
         x = enc.ev(t, n)
         if node.visible:
-            self.facts.append(z3.Implies(runs, self.may_run(thread, x)))
+            self.facts.append(implies(runs, self.may_run(thread, x)))
         if isinstance(op, ir.Acquire) and node.outcome(0).acquired:
-            self.facts.append(z3.Implies(runs, self.acquire_enabled(thread, node, x)))
+            self.facts.append(implies(runs, self.acquire_enabled(thread, node, x)))
         elif isinstance(op, ir.TryAcquire) and len(node.outcomes) > 1:
-            self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
-                                         self.acquire_enabled(thread, node, x)))
+            self.facts.append(implies(runs, enc.choice[t][n][0] ==
+                                      self.acquire_enabled(thread, node, x)))
         elif isinstance(op, ir.StateOp) and op.verb == "wait":
-            self.facts.append(z3.Implies(runs, self.store.available(op.obj, x)))
+            self.facts.append(implies(runs, self.store.available(op.obj, x)))
         elif isinstance(op, ir.Branch) and node.decided_by == "shared":
-            self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
-                                         self.store.condition(op.cond, x)))
+            self.facts.append(implies(runs, enc.choice[t][n][0] ==
+                                      self.store.condition(op.cond, x)))
         elif isinstance(op, ir.Put):
-            self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
-                                         (self.store.value((op.obj, 0), x) == 1)))
+            self.facts.append(implies(runs, enc.choice[t][n][0] ==
+                                      (self.store.value((op.obj, 0), x) == 1)))
         elif isinstance(op, ir.TryState):
-            self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
-                                         self.store.try_state_succeeds(op, x)))
+            self.facts.append(implies(runs, enc.choice[t][n][0] ==
+                                      self.store.try_state_succeeds(op, x)))
         elif isinstance(op, ir.AddCallback):
-            self.facts.append(z3.Implies(runs, enc.choice[t][n][0] ==
-                                         enc.negate(self.store.truthy((op.fence, 0), x))))
+            self.facts.append(implies(runs, enc.choice[t][n][0] ==
+                                      enc.negate(self.store.truthy((op.fence, 0), x))))
         elif isinstance(op, ir.Grace) and op.phase == "end":
-            self.facts.append(z3.Implies(runs, self.graces.over(thread, node, x)))
+            self.facts.append(implies(runs, self.graces.over(thread, node, x)))
         elif isinstance(op, ir.SleepUntil):
             # A check may come whenever the thread likes: it passes where the
             # condition holds (earlier checks that failed only slept).
-            self.facts.append(z3.Implies(runs, self.wait_condition(thread, node, x, True)))
+            self.facts.append(implies(runs, self.wait_condition(thread, node, x, True)))
         self._hazards(thread, node, x)
 
     def _hazards(self, thread: Thread, node: Node, x: Ev) -> None:
@@ -170,10 +171,10 @@ class Rules:
                    for other in self.u.others_on_cpu(irq) for node in other.nodes
                    if self.masks(node, irq)]
         if blocked:
-            self.facts.append(z3.Implies(enc.started[irq.index], enc.negate(enc.disj(*blocked))))
+            self.facts.append(implies(enc.started[irq.index], enc.negate(enc.disj(*blocked))))
         gate = self.graces.callback_may_start(irq, start)
         if not z3.is_true(gate):
-            self.facts.append(z3.Implies(enc.started[irq.index], gate))
+            self.facts.append(implies(enc.started[irq.index], gate))
 
     def cannot_start_at_end(self, irq: Thread):
         masked = [self.enc.stopped(other.index, node.index)
@@ -250,7 +251,7 @@ class Rules:
     def _asleep_at(self, thread: Thread, node: Node, check):
         enc, t, n, op = self.enc, thread.index, node.index, node.op
         at = Ev(t, n, check)
-        arrived = [z3.Implies(enc.edge(t, u, c), enc.time[t][u] <= check)
+        arrived = [implies(enc.edge(t, u, c), enc.time[t][u] <= check)
                    for u, c in node.preds]
         if n == thread.entry and enc.start[t].time is not None:
             arrived.append(enc.start[t].time <= check)

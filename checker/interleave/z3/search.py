@@ -25,6 +25,7 @@ import z3
 
 from checker.interleave.z3.encode import Encoding, before
 from checker.interleave.z3.rules import Rules
+from checker.interleave.z3.terms import implies
 from checker.interleave.z3.threads import Unfolded
 from model import ir
 
@@ -73,12 +74,12 @@ class Search:
             self.solver.add(symmetry_facts(self.enc))
         self.groups = self._violation_groups()
         self.want_violation = z3.Bool("want_violation", ctx)
-        self.solver.add(z3.Implies(self.want_violation, self.enc.disj(*self._violations())))
+        self.solver.add(implies(self.want_violation, self.enc.disj(*self._violations())))
         self.bound = None
         if settings.bound is not None:
             self.bound = z3.Bool("within_bound", ctx)
-            self.solver.add(z3.Implies(self.bound, self.enc.at_most(self.enc.event_count(),
-                                                                    settings.bound)))
+            self.solver.add(implies(self.bound, self.enc.at_most(self.enc.event_count(),
+                                                                 settings.bound)))
         self._stuck = None
         self._kinds: dict[str, z3.BoolRef] = {}
         self._lock_waiters = None
@@ -97,7 +98,7 @@ class Search:
         out = []
         for hazard in self.rules.hazards:
             happens = self.enc.conj(self.enc.ex[hazard.thread][hazard.node], hazard.when)
-            self.solver.add(z3.Implies(happens, self.groups[(hazard.code, hazard.site)]))
+            self.solver.add(implies(happens, self.groups[(hazard.code, hazard.site)]))
             out.append(happens)
         return out
 
@@ -213,7 +214,7 @@ class Search:
     def _literal(self, condition) -> z3.BoolRef:
         self._literals += 1
         lit = z3.Bool(f"ask_{self._literals}", self.enc.ctx)
-        self.solver.add(z3.Implies(lit, condition))
+        self.solver.add(implies(lit, condition))
         return lit
 
     # ------------------------------------------------------------ stuck states
@@ -230,22 +231,22 @@ class Search:
                 stopped = enc.stopped(t, node.index)
                 anyone.append(enc.conj(stopped, enc.negate(gone)))
                 blocked = rules.blocked_at_end(thread, node)
-                facts.append(z3.Implies(stopped, enc.disj(preempted, blocked, gone)))
+                facts.append(implies(stopped, enc.disj(preempted, blocked, gone)))
                 if z3.is_false(blocked):
                     continue
                 waiting = enc.conj(stopped, enc.negate(preempted))
                 for owner, holds in rules.ww_context_waits(thread, node):
-                    facts.append(z3.Implies(enc.conj(waiting, holds),
-                                            self._age(t) < self._age(owner)))
+                    facts.append(implies(enc.conj(waiting, holds),
+                                         self._age(t) < self._age(owner)))
                 if isinstance(node.op, ir.Acquire):
                     waiters.append(waiting)
                     waited.append(node.op.lock)
             if thread.interrupt:
                 unstarted = enc.conj(enc.exists(t), enc.negate(enc.started[t]))
-                facts.append(z3.Implies(unstarted, rules.cannot_start_at_end(thread)))
+                facts.append(implies(unstarted, rules.cannot_start_at_end(thread)))
         facts.append(enc.disj(*anyone))
         self._stuck = z3.Bool("want_stuck", enc.ctx)
-        self.solver.add(z3.Implies(self._stuck, enc.conj(*facts)))
+        self.solver.add(implies(self._stuck, enc.conj(*facts)))
         self._lock_waiters, self._waited = waiters, waited
 
     def _age(self, thread: int) -> z3.ArithRef:
@@ -307,12 +308,12 @@ def _frontier(thread) -> list[int]:
 def _ordered_first_steps(enc: Encoding, first: int, second: int) -> list:
     threads = enc.u.threads
     if threads[first].interrupt:
-        return [z3.Implies(enc.started[second], enc.conj(enc.started[first],
+        return [implies(enc.started[second], enc.conj(enc.started[first],
                 before(enc.start[first], enc.start[second])))]
     earlier = _frontier(threads[first])
     facts = []
     for n in _frontier(threads[second]):
         x = enc.ev(second, n)
-        facts.append(z3.Implies(enc.ex[second][n], enc.disj(*(
+        facts.append(implies(enc.ex[second][n], enc.disj(*(
             enc.conj(enc.ex[first][m], before(enc.ev(first, m), x)) for m in earlier))))
     return facts

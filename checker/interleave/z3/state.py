@@ -25,6 +25,7 @@ import z3
 from checker.interleave.semantics import initial_object
 from checker.interleave.z3.encode import Encoding, Ev, before
 from checker.interleave.z3.sections import Sections
+from checker.interleave.z3.terms import implies
 from checker.interleave.z3.threads import Unfolded, cond_class, field_of
 from model import ir
 
@@ -238,7 +239,7 @@ class Store:
         return found
 
     def _implies(self, later, earlier) -> None:
-        self.facts.append(z3.Implies(later, earlier))
+        self.facts.append(implies(later, earlier))
         self.facts.append(self.indicator(later) <= self.indicator(earlier))
 
     def _nearest(self, thread: int, node: int, among: set[int]) -> int | None:
