@@ -117,8 +117,18 @@ class _StateKeys:
             self.alive.append(value)
         return number
 
+    def interned(self, values) -> list[int]:
+        """`intern` of each value; inlined for the values already seen (nearly all: the
+        explorer asks for every thread-local state of every state it reaches)."""
+        seen = self.by_identity
+        out = []
+        for value in values:
+            number = seen.get(id(value))
+            out.append(self.intern(value) if number is None else number)
+        return out
+
     def key(self, state: State) -> tuple:
-        return (state.pcs, tuple(self.intern(local) for local in state.locals), state.locks,
+        return (state.pcs, tuple(self.interned(state.locals)), state.locks,
                 state.objects, state.armed, state.running_irqs, self.intern(state.threads),
                 state.graces, state.sleepers)
 
@@ -440,7 +450,7 @@ class _SymmetricKeys(_StateKeys):
     def key(self, state: State) -> tuple:
         if not self.groups:
             return super().key(state)
-        locals_ = [self.intern(local) for local in state.locals]
+        locals_ = self.interned(state.locals)
         rename = list(range(len(state.pcs)))
         for group in self.groups:
             ordered = sorted(group, key=lambda b: [(state.pcs[i], locals_[i]) for i in b])
