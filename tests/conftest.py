@@ -35,3 +35,15 @@ def private_result_cache(tmp_path_factory):
     patcher.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
     yield
     patcher.undo()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The oracle's summary (tests/test_random_oracle.py records it as a property of its
+    test), shown whatever pytest captures: a pytest-xdist worker's own output is not."""
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":      # every phase carries them
+                continue
+            for name, value in report.user_properties:
+                if name == "oracle_summary":
+                    terminalreporter.write_line("\n" + value)

@@ -51,16 +51,13 @@ MIN_SHARE = 0.02
 
 
 @pytest.fixture(scope="module")
-def summary(request):
-    result = run_designs(SEED, COUNT, workers=2, shrink_seconds=20)
-    # Printed past pytest's capture, so the figures show without -s.
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        print("\n" + result.report())
-    return result
+def summary():
+    return run_designs(SEED, COUNT, workers=2, shrink_seconds=20)
 
 
 def test_random_designs_agree_with_the_explorer(summary, record_property):
+    # Printed at the end of the run by tests/conftest.py, so the figures show without
+    # -s and from whichever pytest-xdist worker ran this test.
     record_property("oracle_summary", summary.report())
     assert summary.count >= 2000 or "LOCKSPEC_ORACLE_DESIGNS" in os.environ
     assert not summary.failures, summary.report()
