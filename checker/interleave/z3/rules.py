@@ -17,7 +17,7 @@ from checker.interleave.semantics import is_blocking_lock
 from checker.interleave.z3.encode import Encoding, Ev, Hold, before
 from checker.interleave.z3.graces import GraceRules
 from checker.interleave.z3.state import Store
-from checker.interleave.z3.terms import implies
+from checker.interleave.z3.terms import implies, term_truth
 from checker.interleave.z3.threads import Node, Thread, cond_class, waiting_writer_op
 from model import ir, walk
 
@@ -173,7 +173,7 @@ class Rules:
         if blocked:
             self.facts.append(implies(enc.started[irq.index], enc.negate(enc.disj(*blocked))))
         gate = self.graces.callback_may_start(irq, start)
-        if not z3.is_true(gate):
+        if term_truth(gate) != 1:
             self.facts.append(implies(enc.started[irq.index], gate))
 
     def cannot_start_at_end(self, irq: Thread):

@@ -25,7 +25,7 @@ import z3
 
 from checker.interleave.z3.encode import Encoding, before
 from checker.interleave.z3.rules import Rules
-from checker.interleave.z3.terms import implies
+from checker.interleave.z3.terms import add_all, implies, term_truth
 from checker.interleave.z3.threads import Unfolded
 from model import ir
 
@@ -66,12 +66,12 @@ class Search:
         # Seeded per solver, not through z3's global parameters: `random_seed` is
         # handed down to the SMT core and to the SAT core alike.
         self.solver.set("random_seed", settings.seed)
-        self.solver.add(self.enc.facts)
-        self.solver.add(self.rules.facts)
+        add_all(self.solver, self.enc.facts)
+        add_all(self.solver, self.rules.facts)
         self._store_facts = 0
         self._add_store_facts()
         if reduce:
-            self.solver.add(symmetry_facts(self.enc))
+            add_all(self.solver, symmetry_facts(self.enc))
         self.groups = self._violation_groups()
         self.want_violation = z3.Bool("want_violation", ctx)
         self.solver.add(implies(self.want_violation, self.enc.disj(*self._violations())))
@@ -106,7 +106,7 @@ class Search:
         """The store defines indicator variables and lemmas as values are asked for,
         some only when a question is built: add whatever is new."""
         facts = self.rules.store.facts
-        self.solver.add(facts[self._store_facts:])
+        add_all(self.solver, facts[self._store_facts:])
         self._store_facts = len(facts)
 
     def ask(self, assumptions: list) -> Answer:
@@ -134,7 +134,7 @@ class Search:
         events = self.enc.event_count()
 
         def steps(model):
-            return sum(1 for e in events if z3.is_true(model.eval(e, model_completion=True)))
+            return sum(1 for e in events if term_truth(model.eval(e, model_completion=True)) == 1)
 
         best, low, high = answer, 0, steps(answer.model)
         while low < high:
@@ -232,7 +232,7 @@ class Search:
                 anyone.append(enc.conj(stopped, enc.negate(gone)))
                 blocked = rules.blocked_at_end(thread, node)
                 facts.append(implies(stopped, enc.disj(preempted, blocked, gone)))
-                if z3.is_false(blocked):
+                if term_truth(blocked) == -1:
                     continue
                 waiting = enc.conj(stopped, enc.negate(preempted))
                 for owner, holds in rules.ww_context_waits(thread, node):
@@ -259,7 +259,7 @@ class Search:
     def waited_locks(self, model: z3.ModelRef) -> list[str]:
         self._build_stuck()
         return sorted({lock for w, lock in zip(self._lock_waiters, self._waited)
-                       if z3.is_true(model.eval(w, model_completion=True))})
+                       if term_truth(model.eval(w, model_completion=True)) == 1})
 
 
 def symmetry_facts(enc: Encoding) -> list:

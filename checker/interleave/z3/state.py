@@ -25,7 +25,7 @@ import z3
 from checker.interleave.semantics import initial_object
 from checker.interleave.z3.encode import Encoding, Ev, before
 from checker.interleave.z3.sections import Sections
-from checker.interleave.z3.terms import implies
+from checker.interleave.z3.terms import implies, term_truth
 from checker.interleave.z3.threads import Unfolded, cond_class, field_of
 from model import ir
 
@@ -147,7 +147,7 @@ class Store:
         """The integer value of a variable when event x runs (x None: at the end)."""
         var = self.var(key)
         ran = [(w, self._ran_before(w, x)) for w in var.writes]
-        ran = [(w, r) for w, r in ran if not z3.is_false(r)]
+        ran = [(w, r) for w, r in ran if term_truth(r) != -1]
         kinds = {w.effect for w, _ in ran}
         if not ran:
             return z3.IntVal(var.init, self.enc.ctx)
@@ -163,7 +163,7 @@ class Store:
         """value != 0, with a cheaper form for fields only ever set to 0 or 1."""
         var = self.var(key)
         ran = [(w, self._ran_before(w, x)) for w in var.writes]
-        ran = [(w, r) for w, r in ran if not z3.is_false(r)]
+        ran = [(w, r) for w, r in ran if term_truth(r) != -1]
         if ran and all(w.effect == "set" and w.amount in (0, 1) for w, _ in ran) \
                 and var.init in (0, 1):
             return self._latest_is_one(var, ran)
@@ -226,9 +226,9 @@ class Store:
     def indicator(self, condition) -> z3.ArithRef:
         """A 0/1 integer equal to the condition, so sums of conditions are linear terms
         the arithmetic solver bounds directly instead of case-splitting if-then-elses."""
-        if z3.is_true(condition):
+        if term_truth(condition) == 1:
             return z3.IntVal(1, self.enc.ctx)
-        if z3.is_false(condition):
+        if term_truth(condition) == -1:
             return z3.IntVal(0, self.enc.ctx)
         key = condition.get_id()
         found = self._indicators.get(key)

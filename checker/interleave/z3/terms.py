@@ -27,15 +27,21 @@ def context_of(items, ctx: z3.Context | None) -> z3.Context:
     return ctx
 
 
+def term_truth(item) -> int:
+    """1 if the item is z3's true, -1 if z3's false, 0 otherwise (a Python bool too), as
+    z3.is_true / z3.is_false say."""
+    if isinstance(item, z3.ExprRef):
+        return z3.Z3_get_bool_value(item.ctx.ref(), item.ast)
+    return 0
+
+
 def truth(item) -> int:
-    """1 if the item is true, -1 if false, 0 otherwise, as z3.is_true / is_false say."""
+    """1 if the item is true, -1 if false, 0 otherwise: a Python bool, or a z3 term."""
     if item is True:
         return 1
     if item is False:
         return -1
-    if isinstance(item, z3.ExprRef):
-        return z3.Z3_get_bool_value(item.ctx.ref(), item.ast)
-    return 0
+    return term_truth(item)
 
 
 def _one_context(parts) -> z3.Context | None:
@@ -130,3 +136,14 @@ def at_most(items: list, k: int) -> z3.BoolRef:
 def exactly(items: list, k: int) -> z3.BoolRef:
     """z3.PbEq([(item, 1) ...], k): exactly k of the items hold."""
     return _pseudo_boolean(z3.Z3_mk_pbeq, z3.PbEq, items, k)
+
+
+def add_all(solver: z3.Solver, facts) -> None:
+    """solver.add(facts), one API call per fact that is a Boolean of the solver's context
+    (Solver.add casts every fact to a Boolean first, at several calls each)."""
+    ctx = solver.ctx
+    for fact in facts:
+        if isinstance(fact, z3.BoolRef) and fact.ctx is ctx:
+            z3.Z3_solver_assert(ctx.ref(), solver.solver, fact.ast)
+        else:
+            solver.add(fact)

@@ -18,6 +18,7 @@ from checker.interleave.semantics import START, Event, Violation
 from checker.interleave.simulate import replay
 from checker.interleave.z3.encode import Encoding
 from checker.interleave.z3.rules import Hazard, Rules
+from checker.interleave.z3.terms import term_truth
 
 
 class WitnessError(RuntimeError):
@@ -38,7 +39,7 @@ def _value(model: z3.ModelRef, expr) -> object:
 
 
 def _true(model: z3.ModelRef, expr) -> bool:
-    return z3.is_true(_value(model, expr))
+    return term_truth(_value(model, expr)) == 1
 
 
 def _int(model: z3.ModelRef, expr) -> int:
