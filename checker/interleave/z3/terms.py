@@ -69,35 +69,29 @@ def _nary(make, fallback, parts) -> z3.BoolRef:
 
 
 def conj(*items, ctx: z3.Context | None = None) -> z3.BoolRef:
-    parts = []
-    for item in items:
-        value = truth(item)
-        if value == 1:
-            continue
-        if value == -1:
-            return z3.BoolVal(False, context_of(items, ctx))
-        parts.append(item)
-    if len(parts) == 1:
-        return parts[0]
-    if not parts:
-        return z3.BoolVal(True, context_of(items, ctx))
-    return _nary(z3.Z3_mk_and, z3.And, parts)
+    return _junction(items, ctx, 1, z3.Z3_mk_and, z3.And)
 
 
 def disj(*items, ctx: z3.Context | None = None) -> z3.BoolRef:
+    return _junction(items, ctx, -1, z3.Z3_mk_or, z3.Or)
+
+
+def _junction(items, ctx, neutral: int, make, fallback) -> z3.BoolRef:
+    """conj (`neutral` 1: true items drop out, a false one decides) and disj (-1:
+    false items drop out, a true one decides)."""
     parts = []
     for item in items:
         value = truth(item)
-        if value == -1:
+        if value == neutral:
             continue
-        if value == 1:
-            return z3.BoolVal(True, context_of(items, ctx))
+        if value == -neutral:
+            return z3.BoolVal(neutral == -1, context_of(items, ctx))
         parts.append(item)
     if len(parts) == 1:
         return parts[0]
     if not parts:
-        return z3.BoolVal(False, context_of(items, ctx))
-    return _nary(z3.Z3_mk_or, z3.Or, parts)
+        return z3.BoolVal(neutral == 1, context_of(items, ctx))
+    return _nary(make, fallback, parts)
 
 
 def negate(item, ctx: z3.Context | None = None) -> z3.BoolRef:
