@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import z3
+
 from checker.interleave.semantics import scenario_threads
 from checker.interleave.z3.encode import Encoding
 from checker.interleave.z3.scenario import check_scenario
@@ -173,6 +175,27 @@ def test_an_rlimit_is_per_question_and_gives_unknown():
     u = from_file("revoke_locked.lspec")
     answer = Search(u, Settings(rlimit=1)).violation(set())
     assert answer.result == UNKNOWN and answer.reason
+
+
+def _steps(search: Search, answer) -> int:
+    return sum(1 for e in search.enc.event_count()
+               if z3.is_true(answer.model.eval(e, model_completion=True)))
+
+
+def test_a_witness_is_shortened_by_questions_under_their_own_cap(monkeypatch):
+    u = from_file("revoke_unlocked.lspec")
+    full = Search(u, Settings())
+    shortest = _steps(full, full.violation(set()))
+    # A cap no question fits under keeps the first answer, unshortened; it is not
+    # kept for the questions after it, which the run's own rlimit alone bounds.
+    monkeypatch.setattr("checker.interleave.z3.search.SHRINK_RLIMIT", 1)
+    capped = Search(u, Settings())
+    first = capped.ask([capped.want_violation] + list(capped.groups.values()))
+    unshortened = _steps(capped, first)
+    assert unshortened > shortest
+    assert _steps(capped, capped.violation(set())) == unshortened
+    assert capped.stuck("deadlock").result == UNSAT
+    assert capped.violation(set()).result == SAT
 
 
 def test_engine_options_come_from_the_spec_too():

@@ -51,6 +51,13 @@ class Answer:
     reason: str = ""
 
 
+# z3 resource units for each question that shortens a witness. Shortening is a
+# courtesy to the reader: a question that costs more than this (a few in a
+# hundred on random designs, but most of their solver time) ends it, and the
+# shortest witness found so far is kept. The cap is in resource units, not in
+# seconds, so the witness is the same on every machine.
+SHRINK_RLIMIT = 100_000
+
 TIME_SPENT = "budget spent (time)"
 RLIMIT_SPENT = "budget spent (rlimit)"
 
@@ -84,6 +91,7 @@ class Search:
         self._kinds: dict[str, z3.BoolRef] = {}
         self._lock_waiters = None
         self._literals = 0
+        self._capped = False           # the solver's rlimit is a shrinking question's cap
 
     # ------------------------------------------------------------ questions
     def _violation_groups(self) -> dict[tuple[str, ir.Site], z3.BoolRef]:
@@ -109,7 +117,8 @@ class Search:
         add_all(self.solver, facts[self._store_facts:])
         self._store_facts = len(facts)
 
-    def ask(self, assumptions: list) -> Answer:
+    def ask(self, assumptions: list, rlimit: int | None = None) -> Answer:
+        """The solver's answer; `rlimit` caps this question below the run's own rlimit."""
         self._add_store_facts()
         settings = self.settings
         if settings.deadline is not None:
@@ -117,8 +126,10 @@ class Search:
             if left <= 0:
                 return Answer(UNKNOWN, reason=TIME_SPENT)
             self.solver.set("timeout", max(1, int(left * 1000)))
-        if settings.rlimit is not None:
-            self.solver.set("rlimit", settings.rlimit)
+        caps = [cap for cap in (settings.rlimit, rlimit) if cap is not None]
+        if caps or self._capped:
+            self.solver.set("rlimit", min(caps, default=0))    # 0: no limit
+            self._capped = rlimit is not None
         if self.bound is not None:
             assumptions = assumptions + [self.bound]
         result = self.solver.check(assumptions)
@@ -130,7 +141,8 @@ class Search:
 
     def shrink(self, assumptions: list, answer: Answer) -> Answer:
         """A model of the same question with as few steps as the solver can find in a
-        few questions (bisection on a step bound): shorter witnesses read better."""
+        few questions (bisection on a step bound, each question capped at
+        SHRINK_RLIMIT): shorter witnesses read better."""
         events = self.enc.event_count()
 
         def steps(model):
@@ -140,7 +152,7 @@ class Search:
         while low < high:
             middle = (low + high) // 2
             within = self._literal(self.enc.at_most(events, middle))
-            trial = self.ask(assumptions + [within])
+            trial = self.ask(assumptions + [within], rlimit=SHRINK_RLIMIT)
             if trial.result == SAT:
                 best, high = trial, min(middle, steps(trial.model))
             elif trial.result == UNSAT:
