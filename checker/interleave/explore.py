@@ -55,11 +55,18 @@ class ExploreResult:
 
 
 def explore(program: ir.Program, threads: list[ThreadSpec], por: bool = True,
-            max_states: int = DEFAULT_MAX_STATES) -> ExploreResult:
+            max_states: int = DEFAULT_MAX_STATES, symmetry: bool = True) -> ExploreResult:
+    """The first violation a depth-first search reaches, with the events to it.
+
+    `symmetry` skips a state whose image under a swap of interchangeable CPUs
+    (`_SymmetricKeys`) was visited: the search is loop-free and stops at its first
+    violation, so the image's successors were all searched and none fails, and
+    neither would the state's. The violation and the events found are the same
+    with or without it; only fewer states are visited."""
     model = build_model(program)
     prints = footprints(model) if por else None
     start = initial_state(model, threads)
-    keys = _StateKeys()
+    keys = _SymmetricKeys(model, start.threads) if symmetry else _StateKeys()
     visited = {keys.key(start)}
     # Each frame: a state and the events still to try from it; `path` holds the
     # event that led into each frame after the first.
