@@ -39,6 +39,8 @@ CONTEXT_ALIASES = {
 }
 OBJECT_OPTIONS = {"lock": "fence", "release": "refcounted", "func": "work"}
 LOCK_OPTIONS = {"read": "rwlock"}
+NO_INITIAL_VALUE = {"memory": "a memory object starts allocated and takes no initial value",
+                    "work": "a work item takes no initial value"}
 READ_MODES = ("queued", "recursive")      # rwlock(read = ...)
 
 
@@ -232,10 +234,8 @@ class _Resolver:
                 "`object ptr : pointer = obj` starts pointing to obj; other objects start "
                 "at a number or `true`/`false`")
             return
-        if kind in ("memory", "work"):
-            self.error(TYPE_ERROR, "a memory object starts allocated and takes no initial "
-                       "value" if kind == "memory" else "a work item takes no initial value",
-                       init.span)
+        if kind in NO_INITIAL_VALUE:
+            self.error(TYPE_ERROR, NO_INITIAL_VALUE[kind], init.span)
             return
         if kind in ("counter", "refcounted"):
             ok = isinstance(init, ast.IntLit)

@@ -116,6 +116,14 @@ def is_value_call(expr: ast.Expr, fns) -> bool:
     return fn is not None and fn.result is not None and fn.result.text == "object"
 
 
+def _readable_in_a_wait(name: str, combined: bool) -> bool:
+    """A builtin a wait condition may call: a condition other than `nondet`, and,
+    beside other operands (`combined`), not one private to the waiting thread."""
+    builtin = core.BUILTINS.get(name)
+    return (builtin is not None and builtin.role == "cond" and name != "nondet"
+            and not (combined and name in THREAD_LOCAL_PREDICATES))
+
+
 def predicate_of(fn: ast.FnDecl) -> ast.Expr | None:
     """What a `-> bool` function returns when its body is just `return COND;` (the
     short form `fn f(..) -> bool = COND;`): a wait condition may call it."""
@@ -324,9 +332,7 @@ class BodyChecker:
                 self.check_wait_cond(operand, params, combined=True)
             return
         pure = isinstance(inner, (ast.BoolLit, ast.Name, ast.Compare)) or (
-            isinstance(inner, ast.Call) and inner.name.text in core.BUILTINS
-            and core.BUILTINS[inner.name.text].role == "cond" and inner.name.text != "nondet"
-            and not (combined and inner.name.text in THREAD_LOCAL_PREDICATES))
+            isinstance(inner, ast.Call) and _readable_in_a_wait(inner.name.text, combined))
         if isinstance(inner, ast.Call) and inner.name.text in self.fns:
             pure = self.is_wait_predicate(inner.name.text, combined, set())
         if not pure:
@@ -343,12 +349,10 @@ class BodyChecker:
         if body is None or name in seen:
             return False
         for call in calls_in(body):
-            builtin = core.BUILTINS.get(call.name.text)
             if call.name.text in self.fns:
                 if not self.is_wait_predicate(call.name.text, combined, seen | {name}):
                     return False
-            elif builtin is None or builtin.role != "cond" or call.name.text == "nondet" or (
-                    combined and call.name.text in THREAD_LOCAL_PREDICATES):
+            elif not _readable_in_a_wait(call.name.text, combined):
                 return False
         return True
 

@@ -519,8 +519,8 @@ def grace_text(op: ir.Grace, labels: list[str]) -> str:
     whom = ", ".join(labels)
     if op.what == "readers":
         return f"a grace period of `{op.target}`, for the read section of {whom}"
-    if stopped_kthread(op):
-        return f"kthread_stop({stopped_kthread(op)}), for {whom} to return"
+    if kthread := stopped_kthread(op):
+        return f"kthread_stop({kthread}), for {whom} to return"
     return f"a flush of {op.target or 'the workqueue'}, for {whom} to finish"
 
 

@@ -154,8 +154,8 @@ def grace_step_text(op: ir.Grace) -> str:
         outcome = "the grace period begins" if op.phase == "begin" else \
             "every earlier reader has left"
         return f"synchronize({op.target}): {outcome}"
-    if stopped_kthread(op):
-        return f"kthread_stop({stopped_kthread(op)}): " + (
+    if kthread := stopped_kthread(op):
+        return f"kthread_stop({kthread}): " + (
             "waits for it to return" if op.phase == "begin" else "it returned")
     what = {"work": f"flush {op.target}", "cancel": f"cancel {op.target}"}.get(
         op.what, "flush the workqueue")
