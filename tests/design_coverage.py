@@ -35,8 +35,9 @@ def features(design: Design) -> set[str]:
     if design.waitqueue:
         found.add("waitqueue")
     if design.work is not None:
-        found.add("work" + (":item" if design.work_item else ""))
         found.add("work")
+        if design.work_item:
+            found.add("work:item")
         _item_features(design, design.work, found, _Where(work=True))
         if _locks_taken(design.work):
             found.add("work:takes-lock")

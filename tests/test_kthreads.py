@@ -12,6 +12,7 @@ from tests.agreement import (assert_engines_agree, assert_example_checks, assert
 from tests.conftest import compile_text, run_cli
 
 TABLE = construct_table("kthreads")
+EXAMPLES = section_examples("## Kthreads")
 
 
 def test_table_has_passing_and_failing_specs():
@@ -23,9 +24,9 @@ def test_lockspec_the_explorer_and_spin_agree(path):
     assert_engines_agree(path)
 
 
-@pytest.mark.parametrize("index", range(len(section_examples("## Kthreads"))))
+@pytest.mark.parametrize("index", range(len(EXAMPLES)))
 def test_the_docs_examples_give_their_stated_verdicts(tmp_path, index):
-    assert_example_checks(section_examples("## Kthreads")[index], tmp_path)
+    assert_example_checks(EXAMPLES[index], tmp_path)
 
 
 def test_a_stop_sets_the_flag_wakes_the_queues_and_waits_for_the_kthread():
